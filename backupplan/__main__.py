@@ -1,0 +1,6 @@
+"""Allow `python -m backupplan`."""
+
+from backupplan.cli import main
+
+if __name__ == "__main__":
+    main()

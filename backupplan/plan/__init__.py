@@ -1,0 +1,1 @@
+"""The plan: model, loading with located errors, locations of sources and destinations."""

@@ -1,0 +1,64 @@
+"""Checks across the fields of one valid job: what pydantic alone cannot see."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from backupplan.plan.locations import contains, parse_location
+from backupplan.plan.model import Job
+
+
+@dataclass(frozen=True)
+class JobProblem:
+    path: tuple[str | int, ...]
+    message: str
+    hint: str
+
+
+def check_job(job_id: str, job: Job, base_dir: Path) -> Iterator[JobProblem]:
+    """Yield the problems of `job` (whose relative paths resolve against `base_dir`)."""
+    source = parse_location(job.source, job.engine, base_dir)
+    destination = parse_location(job.destination, job.engine, base_dir)
+    if source.is_local and destination.is_local:
+        source_path, destination_path = Path(source.path), Path(destination.path)
+        if contains(source_path, destination_path):
+            same = source_path.resolve(strict=False) == destination_path.resolve(strict=False)
+            yield JobProblem(
+                ("destination",),
+                "destination is the source itself"
+                if same
+                else f"destination {destination.path} is inside source {source.path}",
+                "the backup would copy itself into itself; put the destination outside the source",
+            )
+        elif contains(destination_path, source_path):
+            yield JobProblem(
+                ("source",),
+                f"source {source.path} is inside destination {destination.path}",
+                "with delete or snapshots the backup could overwrite its own source; keep them apart",
+            )
+    if job.engine == "rsync" and not source.is_local and not destination.is_local:
+        yield JobProblem(
+            ("destination",),
+            "rsync cannot copy from one remote host to another",
+            "make the source or the destination local, or use engine: rclone",
+        )
+    if job.snapshots is not None and job.engine == "rclone":
+        yield JobProblem(
+            ("snapshots",),
+            "snapshots are not supported for rclone jobs",
+            "snapshots are hard-linked folders that only rsync can make; use engine: rsync, "
+            "or leave snapshots out",
+        )
+    if job.ping is not None and not job.ping.startswith(("http://", "https://")):
+        yield JobProblem(
+            ("ping",), "ping must be an http:// or https:// URL", "e.g. https://hc-ping.com/<uuid>"
+        )
+    for index, target in enumerate(job.notify):
+        if "://" not in target.url:
+            yield JobProblem(
+                ("notify", index, "url"),
+                "not a notification URL",
+                "apprise URLs look like mailto://…, ntfy://…, json://…",
+            )

@@ -1,0 +1,434 @@
+"""Load a plan file: read, parse, expand `${VAR}`, merge defaults, validate; every problem located.
+
+Parsing first uses the fast C loader. Only when something is wrong is the file parsed again in
+ruamel's round-trip mode, which knows the line and column of every key and value, so that every
+problem can be reported as `file:line:col: path: message (hint)`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from pathlib import Path
+from typing import Any
+
+from backupplan.errors import PlanError, Problem
+from backupplan.plan import checks
+from backupplan.plan.interpolate import InterpolationProblem, interpolate_tree
+from backupplan.plan.locate import Locator, dotted
+from backupplan.plan.messages import problems_from_validation, suggest
+from backupplan.plan.model import JOB_ID, JOB_ID_HINT, Job, Plan, Settings
+from backupplan.secrets import SecretRegistry, registry
+
+TOP_LEVEL_KEYS = ("version", "settings", "defaults", "jobs")
+SUPPORTED_VERSION = 1
+# Stand-ins for the required job fields, so that `defaults` can be checked on its own.
+_DEFAULTS_STUB = {
+    "engine": "rsync",
+    "source": "/defaults-check-source",
+    "destination": "/defaults-check-destination",
+}
+
+
+@dataclass(frozen=True)
+class LoadedPlan:
+    """A valid plan and what was learnt loading it."""
+
+    path: Path
+    display_path: str
+    plan: Plan
+    timezone: tzinfo
+    digest: str
+    raw_jobs: Mapping[str, Mapping[str, Any]] = field(repr=False)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def state_dir(self) -> Path:
+        return self.resolve(self.plan.settings.state_dir)
+
+    @property
+    def site_dir(self) -> Path:
+        return self.resolve(self.plan.settings.site_dir)
+
+    @property
+    def jobs(self) -> dict[str, Job]:
+        return self.plan.jobs
+
+    def resolve(self, text: str) -> Path:
+        """Expand `~` and resolve `text` against the plan's folder."""
+        from backupplan.plan.locations import resolve_local
+
+        return resolve_local(text, self.base_dir)
+
+    def normalized(self) -> dict[str, Any]:
+        """The plan as plain JSON data with secrets masked: what `plan` diffs and `apply` records."""
+        from backupplan.secrets import mask
+
+        dumped = self.plan.model_dump(mode="json", exclude={"defaults"})
+        masked: dict[str, Any] = _map_strings(dumped, mask)
+        return masked
+
+
+def _map_strings(data: Any, function: Any) -> Any:
+    if isinstance(data, dict):
+        return {key: _map_strings(value, function) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_map_strings(value, function) for value in data]
+    return function(data) if isinstance(data, str) else data
+
+
+def read_plan_text(path: Path, display: str) -> str:
+    """Return the plan file's text; raise PlanError (without a line) when it cannot be read."""
+
+    def fail(message: str, hint: str) -> PlanError:
+        return PlanError([Problem(display, message, hint=hint)])
+
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise fail("no such file", "create one with `backupplan init`, or pass the plan's path") from None
+    except IsADirectoryError:
+        raise fail(
+            "is a directory, not a plan file", f"pass the file, e.g. {display.rstrip('/')}/backups.yaml"
+        ) from None
+    except PermissionError:
+        raise fail(
+            "cannot be read: permission denied", "check the file's owner and mode, or run as its owner"
+        ) from None
+    except OSError as error:
+        raise fail(f"cannot be read: {error.strerror or error}", "check the path") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise PlanError(
+            [
+                Problem(
+                    display,
+                    f"is not UTF-8 text (byte 0x{data[error.start]:02x} on line {line})",
+                    hint="save the file as UTF-8",
+                )
+            ]
+        ) from None
+
+
+def parse_yaml(text: str, display: str, *, round_trip: bool) -> Any:
+    """Parse YAML text; raise PlanError with the position of a syntax error or duplicate key."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    loader = YAML(typ="rt") if round_trip else YAML(typ="safe")
+    try:
+        return loader.load(text)
+    except MarkedYAMLError as error:
+        raise PlanError([_yaml_problem(error, display)]) from None
+    except YAMLError as error:
+        raise PlanError([Problem(display, f"YAML error: {error}")]) from None
+
+
+def _yaml_problem(error: Any, display: str) -> Problem:
+    from ruamel.yaml.constructor import DuplicateKeyError
+
+    mark = error.problem_mark or error.context_mark
+    line = mark.line + 1 if mark else None
+    column = mark.column + 1 if mark else None
+    if isinstance(error, DuplicateKeyError):
+        first = error.context_mark
+        key = str(error.problem).split('"')[1] if '"' in str(error.problem) else "?"
+        return Problem(
+            display,
+            f"duplicate key {key!r}",
+            line,
+            column,
+            hint=f"it is already defined on line {first.line + 1}; a key may appear once"
+            if first
+            else "a key may appear once",
+        )
+    problem = str(error.problem or error.context or "syntax error")
+    if "could not determine a constructor for the tag" in problem:
+        return Problem(
+            display, "YAML tags like !!python/… are not allowed", line, column, hint="write plain values"
+        )
+    return Problem(
+        display,
+        f"YAML syntax error: {problem}",
+        line,
+        column,
+        hint="check indentation, colons and quotes around this point",
+    )
+
+
+def load_plan(
+    path: str | os.PathLike[str],
+    *,
+    environ: Mapping[str, str] | None = None,
+    secrets: SecretRegistry | None = None,
+) -> LoadedPlan:
+    """Given the plan's path, return the LoadedPlan; raise PlanError listing every problem."""
+    display = os.fspath(path)
+    absolute = Path(display).expanduser().absolute()
+    text = read_plan_text(absolute, display)
+    environ = os.environ if environ is None else environ
+    secrets = registry if secrets is None else secrets
+
+    fast = parse_yaml(text, display, round_trip=False)
+    result = _build(fast, display, absolute, environ, secrets, locator=None)
+    if isinstance(result, LoadedPlan):
+        return result
+    # Something is wrong: parse again keeping positions, and report every problem with its place.
+    located = parse_yaml(text, display, round_trip=True)
+    result = _build(located, display, absolute, environ, secrets, locator=Locator(located))
+    if isinstance(result, LoadedPlan):  # pragma: no cover - both parsers agree on valid input
+        return result
+    raise PlanError(sorted(result, key=lambda problem: (problem.line or 0, problem.column or 0)))
+
+
+def _build(
+    document: Any,
+    display: str,
+    absolute: Path,
+    environ: Mapping[str, str],
+    secrets: SecretRegistry,
+    locator: Locator | None,
+) -> LoadedPlan | list[Problem]:
+    problems: list[Problem] = []
+    unexpanded: set[tuple[str | int, ...]] = set()
+
+    def add(path: tuple[str | int, ...], message: str, hint: str = "", *, at_key: bool = False) -> None:
+        if path in unexpanded:
+            return  # the value could not be expanded; that problem is already reported
+        line, column = locator.locate(path, at_key=at_key) if locator else (None, None)
+        problems.append(Problem(display, message, line, column, dotted(path), hint))
+
+    if document is None:
+        problems.append(
+            Problem(
+                display,
+                "the plan is empty",
+                1,
+                1,
+                hint="start from `backupplan init`, or write `version: 1` and a `jobs:` mapping",
+            )
+        )
+        return problems
+    if not isinstance(document, Mapping):
+        problems.append(
+            Problem(
+                display,
+                f"the plan must be a mapping, not {_kind(document)}",
+                1,
+                1,
+                hint="the top level holds version, settings, defaults and jobs",
+            )
+        )
+        return problems
+
+    def report(problem: InterpolationProblem) -> None:
+        add(problem.path, problem.message, problem.hint)
+        unexpanded.add(problem.path)
+
+    data: dict[str, Any] = interpolate_tree(document, environ, secrets, report)  # type: ignore[assignment]
+
+    for key in data:
+        if key not in TOP_LEVEL_KEYS:
+            add((key,), f"unknown key {key!r}", suggest(key, TOP_LEVEL_KEYS), at_key=True)
+    version = data.get("version")
+    if "version" not in data:
+        add((), "missing required key 'version'", "add `version: 1` at the top of the file")
+    elif version != SUPPORTED_VERSION or isinstance(version, bool):
+        add(
+            ("version",),
+            f"unsupported version {version!r}",
+            f"this backupplan reads version {SUPPORTED_VERSION}; a newer plan needs a newer backupplan",
+        )
+
+    settings = _validate_settings(data.get("settings"), add, locator)
+    timezone = _timezone(settings)
+    context = {"timezone": timezone}
+
+    defaults = data.get("defaults")
+    if defaults is None:
+        defaults = {}
+    elif not isinstance(defaults, Mapping):
+        add(
+            ("defaults",),
+            f"expected a mapping of job fields, not {_kind(defaults)}",
+            "e.g. defaults: {engine: rsync, schedule: '@daily'}",
+        )
+        defaults = {}
+    else:
+        _validate_defaults(defaults, add, locator, context)
+
+    jobs: dict[str, Job] = {}
+    raw_jobs = data.get("jobs")
+    if raw_jobs is None:
+        raw_jobs = {}
+    elif not isinstance(raw_jobs, Mapping):
+        add(
+            ("jobs",),
+            f"expected a mapping of job id to job, not {_kind(raw_jobs)}",
+            "write `jobs:` then one `id:` per job, each with its fields indented below it",
+        )
+        raw_jobs = {}
+    for job_id, raw in raw_jobs.items():
+        job = _validate_job(job_id, raw, defaults, add, locator, context)
+        if job is not None and settings is not None:
+            job = _inherit(job, settings)
+            for check in checks.check_job(str(job_id), job, absolute.parent):
+                add(("jobs", str(job_id), *check.path), check.message, check.hint)
+            jobs[str(job_id)] = job
+
+    if problems or settings is None:
+        return problems
+    plan = Plan(version=1, settings=settings, defaults=dict(defaults), jobs=jobs)
+    return LoadedPlan(
+        path=absolute,
+        display_path=display,
+        plan=plan,
+        timezone=timezone,
+        digest=_digest(plan),
+        raw_jobs=raw_jobs,
+    )
+
+
+def _validate_settings(raw: Any, add: Any, locator: Locator | None) -> Settings | None:
+    from pydantic import ValidationError
+
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        add(("settings",), f"expected a mapping, not {_kind(raw)}", "e.g. settings: {max_parallel: 2}")
+        return None
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as error:
+        for problem in problems_from_validation(error, ("settings",), Settings):
+            add(problem.path, problem.message, problem.hint, at_key=problem.at_key)
+        return None
+
+
+def _validate_defaults(
+    defaults: Mapping[str, Any], add: Any, locator: Locator | None, context: dict[str, Any]
+) -> None:
+    from pydantic import ValidationError
+
+    trial = {**_DEFAULTS_STUB, **defaults}
+    try:
+        Job.model_validate(trial, context=context)
+    except ValidationError as error:
+        for problem in problems_from_validation(error, ("defaults",), Job):
+            if len(problem.path) > 1 and problem.path[1] in defaults:
+                add(problem.path, problem.message, problem.hint, at_key=problem.at_key)
+
+
+def _validate_job(
+    job_id: Any,
+    raw: Any,
+    defaults: Mapping[str, Any],
+    add: Any,
+    locator: Locator | None,
+    context: dict[str, Any],
+) -> Job | None:
+    from pydantic import ValidationError
+
+    path: tuple[str | int, ...] = ("jobs", str(job_id))
+    valid_id = isinstance(job_id, str) and JOB_ID.match(job_id) is not None
+    if not valid_id:
+        add(path, f"bad job id {str(job_id)!r}", JOB_ID_HINT + f", e.g. {_slug(str(job_id))!r}", at_key=True)
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        add(
+            path,
+            f"expected the job's fields as a mapping, not {_kind(raw)}",
+            "indent engine, source, destination … below the job id",
+        )
+        return None
+    merged = merge_defaults(defaults, raw)
+    try:
+        job = Job.model_validate(merged, context=context)
+    except ValidationError as error:
+        for problem in problems_from_validation(error, path, Job):
+            relative = problem.path[len(path) :]
+            if problem.kind != "missing" and _from_defaults(relative, raw, defaults):
+                continue  # reported once, at defaults
+            add(problem.path, problem.message, problem.hint, at_key=problem.at_key)
+        return None
+    return job if valid_id else None
+
+
+def merge_defaults(defaults: Mapping[str, Any], job: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge `defaults` under `job`: mappings merge key by key; lists and values from the job win."""
+    merged: dict[str, Any] = dict(defaults)
+    for key, value in job.items():
+        below = merged.get(key)
+        if isinstance(below, Mapping) and isinstance(value, Mapping):
+            merged[key] = merge_defaults(below, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _from_defaults(relative: tuple[str | int, ...], job: Any, defaults: Any) -> bool:
+    for part in relative:
+        if isinstance(job, Mapping):
+            if part in job:
+                job = job[part]
+                defaults = defaults.get(part) if isinstance(defaults, Mapping) else None
+                continue
+            return isinstance(defaults, Mapping) and part in defaults
+        return False
+    return False
+
+
+def _inherit(job: Job, settings: Settings) -> Job:
+    """Fill the job fields that default to a setting."""
+    update: dict[str, Any] = {}
+    if job.bandwidth is None:
+        update["bandwidth"] = settings.bandwidth
+    if job.timeout is None:
+        update["timeout"] = settings.timeout
+    if job.retries is None:
+        update["retries"] = settings.retries
+    return job.model_copy(update=update) if update else job
+
+
+def _timezone(settings: Settings | None) -> tzinfo:
+    from backupplan.schedule import resolve_timezone
+
+    return resolve_timezone(settings.timezone if settings else "UTC")
+
+
+def _digest(plan: Plan) -> str:
+    normal = json.dumps(
+        plan.model_dump(mode="json", exclude={"defaults"}), sort_keys=True, separators=(",", ":")
+    )
+    return "sha256:" + hashlib.sha256(normal.encode()).hexdigest()
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    return type(value).__name__
+
+
+def _slug(text: str) -> str:
+    import re
+
+    slug = re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-_")
+    return (slug or "job")[:64]

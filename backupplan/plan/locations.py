@@ -1,0 +1,64 @@
+"""Where a source or destination lives: a local folder, an ssh host, an rsync daemon, an rclone remote."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+LocationKind = Literal["local", "ssh", "rsync_daemon", "rclone_remote"]
+
+_RSYNC_URL = re.compile(
+    r"^rsync://(?:(?P<user>[^@/]+)@)?(?P<host>\[[^\]]+\]|[^:/]+)(?::(?P<port>\d+))?(?P<path>/.*)?$"
+)
+_DAEMON_COLONS = re.compile(r"^(?:(?P<user>[^@/:]+)@)?(?P<host>[^:/]+)::(?P<path>.*)$")
+_SSH = re.compile(r"^(?:(?P<user>[^@/:]+)@)?(?P<host>\[[^\]]+\]|[^:/]+):(?P<path>.*)$")
+_RCLONE_REMOTE = re.compile(r"^(?P<remote>:?[A-Za-z0-9_.+@ -][^:/]*(?:,[^:]*)?):(?P<path>.*)$")
+
+
+@dataclass(frozen=True)
+class Location:
+    """A parsed source or destination. `path` is absolute for local locations."""
+
+    kind: LocationKind
+    text: str
+    path: str
+    host: str | None = None
+    port: int | None = None
+
+    @property
+    def is_local(self) -> bool:
+        return self.kind == "local"
+
+
+def parse_location(text: str, engine: str, base_dir: Path) -> Location:
+    """Given a plan's source or destination text, the job's engine and the plan's folder, return
+    where it lives. Local paths get `~` expanded and resolve against `base_dir`."""
+    if engine == "rsync":
+        if match := _RSYNC_URL.match(text):
+            port = int(match["port"]) if match["port"] else 873
+            return Location("rsync_daemon", text, match["path"] or "/", match["host"].strip("[]"), port)
+        if match := _DAEMON_COLONS.match(text):
+            return Location("rsync_daemon", text, "/" + match["path"], match["host"], 873)
+        if not text.startswith(("/", "./", "../", "~")) and (match := _SSH.match(text)):
+            return Location("ssh", text, match["path"], match["host"].strip("[]"), None)
+    elif not text.startswith(("/", "./", "../", "~")) and (match := _RCLONE_REMOTE.match(text)):
+        return Location("rclone_remote", text, match["path"], match["remote"], None)
+    return Location("local", text, str(resolve_local(text, base_dir)))
+
+
+def resolve_local(text: str, base_dir: Path) -> Path:
+    """Expand `~` and make `text` absolute against `base_dir`, keeping a trailing slash meaningless."""
+    expanded = Path(os.path.expanduser(text))
+    if not expanded.is_absolute():
+        expanded = base_dir / expanded
+    return Path(os.path.normpath(expanded))
+
+
+def contains(outer: Path, inner: Path) -> bool:
+    """True when `inner` is `outer` or lies below it (symlinks resolved where they exist)."""
+    outer_real = outer.resolve(strict=False)
+    inner_real = inner.resolve(strict=False)
+    return inner_real == outer_real or outer_real in inner_real.parents

@@ -1,0 +1,138 @@
+"""Schedules: the plan's `schedule:` text, checked and turned into APScheduler triggers.
+
+This is the only module that imports APScheduler. Accepted forms:
+
+- a 5-field cron expression, `minute hour day-of-month month day-of-week` (`0 2 * * *`);
+- an alias: `@hourly`, `@daily` (or `@midnight`), `@weekly`, `@monthly`, `@yearly` (or `@annually`);
+- an interval: `every 6h`, `every 30m`, `every 1d12h` (at least one second).
+
+Cron schedules run in the plan's timezone (`settings.timezone`); intervals are counted from the
+moment the scheduler starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from typing import Any, Literal
+
+from backupplan.units import DURATION_HINT, parse_duration
+
+ALIASES = {
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+}
+
+CRON_HINT = "cron has 5 fields: minute hour day-of-month month day-of-week, e.g. '0 2 * * *'"
+SCHEDULE_HINT = (
+    "write a cron expression like '0 2 * * *', an alias like @daily, or an interval like 'every 6h'"
+)
+
+
+class ScheduleError(ValueError):
+    """A schedule text that cannot be used; `hint` says what would work."""
+
+    def __init__(self, message: str, hint: str = SCHEDULE_HINT) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A checked schedule: `kind` is cron or interval; `cron` or `interval` holds its value."""
+
+    text: str
+    kind: Literal["cron", "interval"]
+    cron: str = ""
+    interval: float = 0.0
+
+    def trigger(self, timezone: tzinfo) -> Any:
+        """Return the APScheduler trigger for this schedule in `timezone`."""
+        return make_trigger(self, timezone)
+
+    def next_runs(self, timezone: tzinfo, after: datetime, count: int = 3) -> list[datetime]:
+        """Return the next `count` fire times strictly after `after` (cron schedules only; intervals
+        are counted from `after`)."""
+        if self.kind == "interval":
+            return [after + timedelta(seconds=self.interval * (index + 1)) for index in range(count)]
+        trigger = self.trigger(timezone)
+        times: list[datetime] = []
+        previous: datetime | None = None
+        moment = after + timedelta(microseconds=1)
+        while len(times) < count:
+            upcoming = trigger.get_next_fire_time(previous, moment)
+            if upcoming is None:
+                break
+            times.append(upcoming)
+            previous = upcoming
+            moment = upcoming + timedelta(microseconds=1)
+        return times
+
+
+def parse_schedule(text: str, timezone: tzinfo) -> Schedule:
+    """Given a plan's schedule text, return a Schedule; raise ScheduleError with a hint otherwise."""
+    stripped = " ".join(text.split())
+    if not stripped:
+        raise ScheduleError("schedule is empty", "leave it out (or write null) for a manual-only job")
+    lowered = stripped.lower()
+    if lowered.startswith("@"):
+        if lowered not in ALIASES:
+            raise ScheduleError(f"unknown alias {stripped!r}", "aliases are " + ", ".join(sorted(ALIASES)))
+        return Schedule(text=stripped, kind="cron", cron=ALIASES[lowered])
+    if lowered.startswith("every"):
+        amount = stripped[len("every") :].strip()
+        try:
+            seconds = parse_duration(amount) if amount else -1.0
+        except ValueError:
+            seconds = -1.0
+        if seconds < 1:
+            raise ScheduleError(
+                f"{stripped!r} is not an interval",
+                "write 'every' and a duration, e.g. 'every 6h'; " + DURATION_HINT,
+            )
+        return Schedule(text=stripped, kind="interval", interval=seconds)
+    fields = stripped.split(" ")
+    if len(fields) != 5:
+        raise ScheduleError(
+            f"{stripped!r} has {len(fields)} field{'s' if len(fields) != 1 else ''}, not 5", CRON_HINT
+        )
+    schedule = Schedule(text=stripped, kind="cron", cron=stripped)
+    try:
+        make_trigger(schedule, timezone)
+    except ValueError as error:
+        raise ScheduleError(f"{stripped!r} is not a valid cron expression: {error}", CRON_HINT) from None
+    return schedule
+
+
+def make_trigger(schedule: Schedule, timezone: tzinfo) -> Any:
+    """Return an APScheduler CronTrigger or IntervalTrigger for `schedule`."""
+    if schedule.kind == "interval":
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        return IntervalTrigger(seconds=schedule.interval, timezone=timezone)
+    from apscheduler.triggers.cron import CronTrigger
+
+    return CronTrigger.from_crontab(schedule.cron, timezone=timezone)
+
+
+def resolve_timezone(name: str) -> tzinfo:
+    """Given `local`, `UTC` or an IANA name like `Europe/Berlin`, return the tzinfo; raise
+    ScheduleError otherwise."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if name == "local":
+        import tzlocal
+
+        zone: tzinfo = tzlocal.get_localzone()
+        return zone
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ScheduleError(
+            f"unknown timezone {name!r}", "use an IANA name like Europe/Berlin or UTC, or 'local'"
+        ) from None

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Set up everything backupplan needs on a fresh Debian/Ubuntu machine, idempotently:
+# OS packages (rsync, rclone; chromium for the browser tests) and a virtualenv in .venv.
+#
+#   scripts/bootstrap.sh            runtime only (what the demo needs)
+#   scripts/bootstrap.sh --test     also the test and lint tools, and chromium
+#
+# Sourcing is not needed: afterwards, .venv/bin/backupplan is the command.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+mode=${1:-runtime}
+
+need=(rsync rclone)
+[ "$mode" = "--test" ] && need+=(chromium rsnapshot)
+
+missing=()
+for tool in "${need[@]}"; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+python=${PYTHON:-python3}
+if ! "$python" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  missing+=(python3 python3-venv)
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bootstrap: installing OS packages: ${missing[*]}"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+      echo "bootstrap: need root to install ${missing[*]}; install them yourself and run this again" >&2
+      exit 1
+    fi
+  fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: no apt-get here; install ${missing[*]} with your package manager and run this again" >&2
+    exit 1
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "bootstrap: creating .venv"
+  "$python" -m venv .venv
+fi
+
+extras=""
+[ "$mode" = "--test" ] && extras="[test]"
+stamp=".venv/.installed$(echo "$extras" | tr -d '[]')"
+wanted=$(cat pyproject.toml | sha256sum | cut -c1-16)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
+  echo "bootstrap: installing backupplan${extras} into .venv"
+  .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+  .venv/bin/python -m pip install -q -e ".${extras}" 2>&1 | grep -v "^WARNING: Location" || true
+  .venv/bin/python -c "import backupplan" # fails loudly if the install did not work
+  echo "$wanted" > "$stamp"
+fi

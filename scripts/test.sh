@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Set up a fresh machine and run every check: ruff (lint + format), mypy, the whole test suite.
+# Extra arguments go to pytest, e.g. `scripts/test.sh -m "not slow"` for the quick subset.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+scripts/bootstrap.sh --test
+export PATH="$root/.venv/bin:$PATH"
+echo "== ruff"
+ruff check backupplan tests bench
+ruff format --check backupplan tests bench
+echo "== mypy"
+mypy
+echo "== pytest"
+pytest "$@"
