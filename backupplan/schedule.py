@@ -12,6 +12,7 @@ moment the scheduler starts.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, Literal
@@ -101,12 +102,20 @@ def parse_schedule(text: str, timezone: tzinfo) -> Schedule:
         raise ScheduleError(
             f"{stripped!r} has {len(fields)} field{'s' if len(fields) != 1 else ''}, not 5", CRON_HINT
         )
-    schedule = Schedule(text=stripped, kind="cron", cron=stripped)
+    problem = _cron_problem(stripped, timezone)
+    if problem:
+        raise ScheduleError(f"{stripped!r} is not a valid cron expression: {problem}", CRON_HINT)
+    return Schedule(text=stripped, kind="cron", cron=stripped)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cron_problem(cron: str, timezone: tzinfo) -> str:
+    """APScheduler's complaint about a 5-field cron expression, or "" (cached: plans repeat schedules)."""
     try:
-        make_trigger(schedule, timezone)
+        make_trigger(Schedule(text=cron, kind="cron", cron=cron), timezone)
     except ValueError as error:
-        raise ScheduleError(f"{stripped!r} is not a valid cron expression: {error}", CRON_HINT) from None
-    return schedule
+        return str(error)
+    return ""
 
 
 def make_trigger(schedule: Schedule, timezone: tzinfo) -> Any:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from backupplan.plan.locations import contains, parse_location
+from backupplan.plan.locations import contains, parse_location, real
 from backupplan.plan.model import Job
 
 
@@ -22,9 +22,9 @@ def check_job(job_id: str, job: Job, base_dir: Path) -> Iterator[JobProblem]:
     source = parse_location(job.source, job.engine, base_dir)
     destination = parse_location(job.destination, job.engine, base_dir)
     if source.is_local and destination.is_local:
-        source_path, destination_path = Path(source.path), Path(destination.path)
+        source_path, destination_path = real(source.path), real(destination.path)
         if contains(source_path, destination_path):
-            same = source_path.resolve(strict=False) == destination_path.resolve(strict=False)
+            same = source_path == destination_path
             yield JobProblem(
                 ("destination",),
                 "destination is the source itself"

@@ -57,8 +57,11 @@ def resolve_local(text: str, base_dir: Path) -> Path:
     return Path(os.path.normpath(expanded))
 
 
-def contains(outer: Path, inner: Path) -> bool:
-    """True when `inner` is `outer` or lies below it (symlinks resolved where they exist)."""
-    outer_real = outer.resolve(strict=False)
-    inner_real = inner.resolve(strict=False)
-    return inner_real == outer_real or outer_real in inner_real.parents
+def contains(outer: str, inner: str) -> bool:
+    """True when path `inner` is `outer` or lies below it (both absolute and normalised)."""
+    return inner == outer or inner.startswith(outer.rstrip("/") + "/")
+
+
+def real(path: str) -> str:
+    """Resolve the symlinks of the parts of `path` that exist."""
+    return os.path.realpath(path)
