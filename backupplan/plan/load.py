@@ -142,7 +142,7 @@ def _fast_resolver() -> Any:
     `%YAML` directive (the only ones that take this path) are YAML 1.2."""
     from ruamel.yaml.resolver import VersionedResolver
 
-    class FastResolver(VersionedResolver):  # type: ignore[misc]
+    class FastResolver(VersionedResolver):
         @property
         def processing_version(self) -> Any:
             return (1, 2)
