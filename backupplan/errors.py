@@ -51,7 +51,7 @@ class Problem:
         text = f"{where}: "
         if self.path:
             text += f"{self.path}: "
-        text += self.message
+        text += " ".join(self.message.split("\n"))
         if self.hint:
             text += f" ({self.hint})"
         return text

@@ -19,7 +19,7 @@ from typing import Any
 from backupplan.errors import PlanError, Problem
 from backupplan.plan import checks
 from backupplan.plan.interpolate import InterpolationProblem, interpolate_tree
-from backupplan.plan.locate import Locator, dotted
+from backupplan.plan.locate import Locator, dotted, find_tag
 from backupplan.plan.messages import problems_from_validation, suggest
 from backupplan.plan.model import JOB_ID, JOB_ID_HINT, Job, Plan, Settings
 from backupplan.secrets import SecretRegistry, registry
@@ -27,6 +27,7 @@ from backupplan.secrets import SecretRegistry, registry
 TOP_LEVEL_KEYS = ("version", "settings", "defaults", "jobs")
 SUPPORTED_VERSION = 1
 # Stand-ins for the required job fields, so that `defaults` can be checked on its own.
+_UNPARSED = object()
 _DEFAULTS_STUB = {
     "engine": "rsync",
     "source": "/defaults-check-source",
@@ -123,6 +124,7 @@ def parse_yaml(text: str, display: str, *, round_trip: bool) -> Any:
     """Parse YAML text; raise PlanError with the position of a syntax error or duplicate key."""
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.reader import ReaderError
 
     if round_trip:
         loader = YAML(typ="rt")
@@ -133,8 +135,23 @@ def parse_yaml(text: str, display: str, *, round_trip: bool) -> Any:
         return loader.load(text)
     except MarkedYAMLError as error:
         raise PlanError([_yaml_problem(error, display)]) from None
+    except ReaderError as error:
+        before = text[: error.position]
+        line, column = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+        raise PlanError(
+            [
+                Problem(
+                    display,
+                    f"a control character ({error.character!r}) is not allowed in YAML",
+                    line,
+                    column,
+                    hint="remove it, or write it as an escape inside double quotes",
+                )
+            ]
+        ) from None
     except YAMLError as error:
-        raise PlanError([Problem(display, f"YAML error: {error}")]) from None
+        message = " ".join(str(error).split())
+        raise PlanError([Problem(display, f"YAML error: {message}", 1, 1)]) from None
 
 
 def _fast_resolver() -> Any:
@@ -170,16 +187,20 @@ def _yaml_problem(error: Any, display: str) -> Problem:
         )
     problem = str(error.problem or error.context or "syntax error")
     if "could not determine a constructor for the tag" in problem:
+        return Problem(display, "YAML tags are not allowed", line, column, hint="write plain values")
+    if "cannot start any token" in problem and "'\\t'" in problem:
         return Problem(
-            display, "YAML tags like !!python/… are not allowed", line, column, hint="write plain values"
+            display,
+            "YAML syntax error: a tab character",
+            line,
+            column,
+            hint="indent with spaces; YAML forbids tabs",
         )
-    return Problem(
-        display,
-        f"YAML syntax error: {problem}",
-        line,
-        column,
-        hint="check indentation, colons and quotes around this point",
-    )
+    hint = "check indentation, colons and quotes around this point"
+    context = error.context_mark
+    if error.context and context is not None and mark is not None and context.line != mark.line:
+        hint = f"{error.context} on line {context.line + 1}; {hint}"
+    return Problem(display, f"YAML syntax error: {problem}", line, column, hint=hint)
 
 
 def load_plan(
@@ -196,12 +217,31 @@ def load_plan(
     secrets = registry if secrets is None else secrets
 
     if "%YAML" not in text:
-        fast = parse_yaml(text, display, round_trip=False)
-        result = _build(fast, display, absolute, environ, secrets, locator=None)
-        if isinstance(result, LoadedPlan):
-            return result
+        try:
+            fast = parse_yaml(text, display, round_trip=False)
+        except PlanError:
+            fast = _UNPARSED  # the round-trip parser below gives the better-worded error
+        if fast is not _UNPARSED:
+            result = _build(fast, display, absolute, environ, secrets, locator=None)
+            if isinstance(result, LoadedPlan):
+                return result
     # Something is wrong: parse again keeping positions, and report every problem with its place.
     located = parse_yaml(text, display, round_trip=True)
+    tagged = find_tag(located)
+    if tagged is not None:
+        line, column = Locator(located).locate(tagged[0])
+        raise PlanError(
+            [
+                Problem(
+                    display,
+                    "YAML tags are not allowed",
+                    line,
+                    column,
+                    dotted(tagged[0]),
+                    hint=f"remove the tag {tagged[1]}; write plain values",
+                )
+            ]
+        )
     result = _build(located, display, absolute, environ, secrets, locator=Locator(located))
     if isinstance(result, LoadedPlan):  # pragma: no cover - both parsers agree on valid input
         return result
@@ -297,8 +337,8 @@ def _build(
         raw_jobs = {}
     for job_id, raw in raw_jobs.items():
         job = _validate_job(job_id, raw, defaults, add, locator, context)
-        if job is not None and settings is not None:
-            job = _inherit(job, settings)
+        if job is not None:
+            job = _inherit(job, settings or Settings())
             for check in checks.check_job(str(job_id), job, absolute.parent):
                 add(("jobs", str(job_id), *check.path), check.message, check.hint)
             jobs[str(job_id)] = job
@@ -358,7 +398,9 @@ def _validate_job(
 
     path: tuple[str | int, ...] = ("jobs", str(job_id))
     valid_id = isinstance(job_id, str) and JOB_ID.match(job_id) is not None
-    if not valid_id:
+    if not valid_id and not isinstance(job_id, str):
+        add(path, f"job id {job_id} is not text", f"quote it: '{job_id}'", at_key=True)
+    elif not valid_id:
         add(path, f"bad job id {str(job_id)!r}", JOB_ID_HINT + f", e.g. {_slug(str(job_id))!r}", at_key=True)
     if raw is None:
         raw = {}

@@ -31,6 +31,9 @@ class Locator:
         line, column = 0, 0
         for index, part in enumerate(path):
             last = index == len(path) - 1
+            if isinstance(node, CommentedMap) and part not in node:
+                # keys that YAML read as numbers or booleans are named by their text in paths
+                part = next((key for key in node if str(key) == str(part)), part)
             if isinstance(node, CommentedMap) and part in node:
                 child = node[part]
                 scalar = not isinstance(child, CommentedMap | CommentedSeq)
@@ -44,3 +47,31 @@ class Locator:
             else:
                 break
         return line + 1, column + 1
+
+
+_STANDARD_TAGS = {
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
+}
+
+
+def find_tag(root: Any, path: tuple[str | int, ...] = ()) -> tuple[tuple[str | int, ...], str] | None:
+    """Return the path and tag of the first explicitly tagged node (`!!python/…`, `!foo`), if any.
+
+    Plans hold plain values only; the safe loader refuses unknown tags, and the round-trip loader
+    keeps them, so they are looked for here."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+
+    tag = getattr(getattr(root, "tag", None), "value", None)
+    if isinstance(root, TaggedScalar | CommentedMap | CommentedSeq) and tag and tag not in _STANDARD_TAGS:
+        return path, str(tag).replace("tag:yaml.org,2002:", "!!")
+    if isinstance(root, CommentedMap):
+        for key, value in root.items():
+            found = find_tag(value, (*path, key))
+            if found:
+                return found
+    elif isinstance(root, CommentedSeq):
+        for index, value in enumerate(root):
+            found = find_tag(value, (*path, index))
+            if found:
+                return found
+    return None

@@ -17,6 +17,10 @@ def plan_schema() -> dict[str, Any]:
     definitions = schema.setdefault("$defs", {})
 
     job = definitions["Job"]
+    # engine, source and destination may come from `defaults`, which JSON Schema cannot merge:
+    # `backupplan validate` checks them after merging.
+    job.pop("required", None)
+    job["description"] += " engine, source and destination are required, here or in defaults."
     defaults = copy.deepcopy(job)
     defaults.pop("required", None)
     defaults["title"] = "JobDefaults"

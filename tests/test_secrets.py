@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from backupplan.secrets import SecretRegistry, mask_url_credentials
+
+
+def test_registered_values_are_replaced_by_their_reference() -> None:
+    secrets = SecretRegistry()
+    secrets.add("s3cr3t-value", "API_KEY")
+    secrets.add("s3cr3t", "SHORTER")  # a prefix of the longer one: the longer wins where both match
+    assert secrets.mask("key=s3cr3t-value and s3cr3t") == "key=${API_KEY} and ${SHORTER}"
+
+
+def test_short_values_are_not_masked_in_text() -> None:
+    secrets = SecretRegistry()
+    secrets.add("on", "FLAG")
+    assert secrets.mask("turn it on") == "turn it on"
+
+
+def test_url_credentials() -> None:
+    assert mask_url_credentials("https://user:pa55@host/x") == "https://user:***@host/x"
+    assert mask_url_credentials("https://h/p?token=abc&x=1") == "https://h/p?token=***&x=1"
+    assert mask_url_credentials("https://h/p?X-Amz-Signature=abc") == "https://h/p?X-Amz-Signature=***"
+    assert mask_url_credentials("https://h/p?api_key=abc#f") == "https://h/p?api_key=***#f"
+    assert mask_url_credentials("rsync://bk@127.0.0.1/backup") == "rsync://bk@127.0.0.1/backup"
+    assert mask_url_credentials("plain text = fine") == "plain text = fine"
