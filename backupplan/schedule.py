@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Literal
 
 from backupplan.units import DURATION_HINT, parse_duration
@@ -56,23 +56,50 @@ class Schedule:
         """Return the APScheduler trigger for this schedule in `timezone`."""
         return make_trigger(self, timezone)
 
+    @property
+    def fixed_time(self) -> bool:
+        """True for cron schedules at fixed hours (`30 2 * * *`), which run once per wall-clock time."""
+        return self.kind == "cron" and "*" not in self.cron.split(" ")[1]
+
     def next_runs(self, timezone: tzinfo, after: datetime, count: int = 3) -> list[datetime]:
-        """Return the next `count` fire times strictly after `after` (cron schedules only; intervals
-        are counted from `after`)."""
+        """Return the next `count` fire times strictly after `after` (intervals are counted from
+        `after`)."""
         if self.kind == "interval":
             return [after + timedelta(seconds=self.interval * (index + 1)) for index in range(count)]
-        trigger = self.trigger(timezone)
-        times: list[datetime] = []
-        previous: datetime | None = None
-        moment = after + timedelta(microseconds=1)
-        while len(times) < count:
-            upcoming = trigger.get_next_fire_time(previous, moment)
-            if upcoming is None:
-                break
-            times.append(upcoming)
-            previous = upcoming
-            moment = upcoming + timedelta(microseconds=1)
-        return times
+        return fire_times(self, timezone, after, None, limit=count)
+
+
+def fire_times(
+    schedule: Schedule, timezone: tzinfo, after: datetime, until: datetime | None, *, limit: int
+) -> list[datetime]:
+    """Return the cron fire times in (after, until], at most `limit` of them.
+
+    Like cron, a fixed-time schedule fires once per local wall-clock time: on the day clocks fall
+    back, `30 2 * * *` runs at the first 02:30 only (APScheduler alone fires at both). Schedules
+    with a wildcard hour fire at every real slot. The limit bounds the work after a large clock jump.
+    """
+    if schedule.kind == "interval":
+        raise ValueError("interval schedules have no fixed fire times")
+    trigger = schedule.trigger(timezone)
+    times: list[datetime] = []
+    previous: datetime | None = None
+    # Step in UTC: adding a timedelta to a local time is wall-clock arithmetic, which drops the
+    # fold and loops forever in the repeated hour of a fall-back day.
+    moment = after.astimezone(UTC) + timedelta(microseconds=1)
+    while len(times) < limit:
+        upcoming = trigger.get_next_fire_time(previous, moment)
+        if upcoming is None or (until is not None and upcoming > until):
+            break
+        previous = upcoming
+        moment = upcoming.astimezone(UTC) + timedelta(microseconds=1)
+        if schedule.fixed_time and times and _wall(times[-1]) == _wall(upcoming):
+            continue  # the repeated hour after a fall-back: this wall-clock time already fired
+        times.append(upcoming)
+    return times
+
+
+def _wall(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=None)
 
 
 def parse_schedule(text: str, timezone: tzinfo) -> Schedule:
