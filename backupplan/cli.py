@@ -106,6 +106,46 @@ def init(plan: str, force: bool) -> int:
     return init_command(plan, force=force)
 
 
+@cli.command(context_settings=CONTEXT)
+@plan_option
+@click.option(
+    "--daemon", "daemon", is_flag=True, help="A service running `backupplan daemon` instead of a timer."
+)
+@click.option("--write-to", metavar="DIR", help="Write the unit files into DIR instead of printing them.")
+def systemd(plan_path: str, daemon: bool, write_to: str | None) -> int:
+    """Print systemd units that run the plan: a timer starting `backupplan apply` at every slot
+    (default), or with --daemon a service running `backupplan daemon`.
+
+    \b
+    Examples:
+      backupplan systemd --plan /etc/backupplan/backups.yaml
+      backupplan systemd --daemon --write-to /etc/systemd/system
+    """
+    from backupplan.commands.ossched import systemd_command
+
+    return systemd_command(plan_path, daemon=daemon, write_to=write_to)
+
+
+@cli.command(context_settings=CONTEXT)
+@plan_option
+@click.option(
+    "--log",
+    metavar="FILE",
+    help="Append apply's output to FILE (default: discard it; the journal and the site keep every run).",
+)
+def cron(plan_path: str, log: str | None) -> int:
+    """Print crontab lines that start `backupplan apply` at every distinct schedule of the plan.
+
+    \b
+    Examples:
+      backupplan cron --plan /etc/backupplan/backups.yaml | crontab -
+      backupplan cron --log /var/log/backupplan.log
+    """
+    from backupplan.commands.ossched import cron_command
+
+    return cron_command(plan_path, log=log)
+
+
 def main(argv: list[str] | None = None) -> NoReturn:
     """Entry point of the `backupplan` command."""
     from backupplan.errors import run_cli

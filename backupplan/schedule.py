@@ -153,7 +153,47 @@ def make_trigger(schedule: Schedule, timezone: tzinfo) -> Any:
         return IntervalTrigger(seconds=schedule.interval, timezone=timezone)
     from apscheduler.triggers.cron import CronTrigger
 
-    return CronTrigger.from_crontab(schedule.cron, timezone=timezone)
+    minute, hour, day, month, weekday = schedule.cron.split(" ")
+    return CronTrigger(
+        minute=minute, hour=hour, day=day, month=month, day_of_week=_weekdays(weekday), timezone=timezone
+    )
+
+
+_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def _weekdays(field: str) -> str:
+    """Translate a crontab day-of-week field (0 or 7 = Sunday, 1 = Monday) to APScheduler's, where
+    0 is Monday: `from_crontab` passes numbers through unchanged, so `1-5` would mean Tue-Sat."""
+    if field == "*":
+        return field
+    days: set[int] = set()
+    for part in field.lower().split(","):
+        range_part, _, step_text = part.partition("/")
+        step = int(step_text) if step_text else 1
+        if range_part == "*":
+            low, high = 0, 6
+        elif "-" in range_part:
+            low_text, high_text = range_part.split("-", 1)
+            low, high = _day_number(low_text), _day_number(high_text)
+            if high == 0 and low > 0:
+                high = 7  # `5-0` / `fri-sun`
+        else:
+            low = high = _day_number(range_part)
+            if step_text:
+                high = 6
+        if low > high or step < 1:
+            raise ValueError(f"bad day-of-week range {part!r}")
+        days.update(day % 7 for day in range(low, high + 1, step))
+    return ",".join(_DAY_NAMES[day] for day in sorted(days))
+
+
+def _day_number(text: str) -> int:
+    if text.isdigit() and 0 <= int(text) <= 7:
+        return int(text)
+    if text[:3] in _DAY_NAMES:
+        return _DAY_NAMES.index(text[:3])
+    raise ValueError(f"unknown day of week {text!r}")
 
 
 def resolve_timezone(name: str) -> tzinfo:

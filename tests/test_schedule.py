@@ -83,3 +83,30 @@ def test_timezones() -> None:
     assert resolve_timezone("local") is not None
     with pytest.raises(ScheduleError):
         resolve_timezone("Nowhere/Special")
+
+
+@pytest.mark.parametrize(
+    ("weekday_field", "expected_days"),
+    [
+        ("1-5", ["Mon", "Tue", "Wed", "Thu", "Fri"]),
+        ("0", ["Sun"]),
+        ("7", ["Sun"]),
+        ("sat,sun", ["Sat", "Sun"]),
+        ("*/2", ["Sun", "Tue", "Thu", "Sat"]),
+        ("5-0", ["Fri", "Sat", "Sun"]),
+        ("mon-wed", ["Mon", "Tue", "Wed"]),
+        ("1/3", ["Mon", "Thu"]),
+    ],
+)
+def test_crontab_weekday_numbers_mean_what_cron_means(weekday_field: str, expected_days: list[str]) -> None:
+    """0 and 7 are Sunday, 1 is Monday (APScheduler's own numbering starts at Monday)."""
+    schedule = parse_schedule(f"0 12 * * {weekday_field}", UTC)
+    monday = datetime(2026, 1, 5, tzinfo=UTC)
+    week = [
+        moment.strftime("%a")
+        for moment in schedule.next_runs(UTC, monday - timedelta(seconds=1), 7)
+        if moment < monday + timedelta(days=7)
+    ]
+    assert sorted(week, key=["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].index) == sorted(
+        expected_days, key=["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].index
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from collections.abc import Iterable, Iterator
@@ -64,7 +65,9 @@ def problems_from_validation(
         kind = detail["type"]
         context = detail.get("ctx") or {}
         value = detail.get("input")
-        if kind == "missing":
+        if not loc:
+            yield Located(prefix, detail["msg"], "", kind)
+        elif kind == "missing":
             name = str(loc[-1])
             yield Located(
                 (*prefix, *loc[:-1]),
@@ -124,9 +127,12 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "…"
 
 
+_TAG = re.compile(r"^[a-z][a-z-]*\[.*\]$")
+
+
 def _is_tag(part: Any) -> bool:
-    # pydantic puts validator and union-member names into `loc` ("function-before[...]", "list[str]").
-    return isinstance(part, str) and ("[" in part or part in ("str", "int", "bool"))
+    # pydantic puts validator and union-member names into `loc` ("function-before[_hook(), Hook]").
+    return isinstance(part, str) and _TAG.match(part) is not None
 
 
 def _literal_options(expected: str) -> list[str]:
