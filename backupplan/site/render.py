@@ -79,12 +79,13 @@ def _finalize(value: Any) -> Any:
 
 @functools.lru_cache(maxsize=4)
 def environment(folder: Path) -> jinja2.Environment:
-    """The jinja2 environment for templates in `folder`: autoescape on, strict about undefined names."""
+    """The jinja2 environment for templates in `folder`: autoescape on; a field missing from the
+    data renders as nothing."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(folder),
         autoescape=True,
         finalize=_finalize,
-        undefined=jinja2.StrictUndefined,
+        undefined=jinja2.ChainableUndefined,  # data from older or newer versions may lack fields
         trim_blocks=True,
         lstrip_blocks=True,
         auto_reload=False,
