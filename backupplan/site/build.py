@@ -24,7 +24,7 @@ from pathlib import Path
 from backupplan.fsutil import atomic_write, remove_stale_temporaries
 from backupplan.site import views
 from backupplan.site.data import JsonDict, SiteInput
-from backupplan.site.logs import PublishReport, publish_job_logs, read_recent_log_lines
+from backupplan.site.logs import PublishReport, log_source, publish_job_logs, read_recent_log_lines
 from backupplan.site.machine import badge_json, metrics_prom, status_json
 from backupplan.site.masking import SiteMasker
 from backupplan.site.render import Renderer, template_dir
@@ -44,6 +44,24 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)
     logs: PublishReport = field(default_factory=PublishReport)
     temporaries_removed: int = 0
+
+
+def sync_filesystem(path: Path) -> None:
+    """Flush the file system holding `path`: the data and renames of every file a build wrote.
+
+    One syncfs(2) per build instead of two fsyncs per file: on the machines measured, fsync costs
+    3-10 ms, so per-file durability made a one-run rebuild of a 1,000-job site take 150 ms of fsync
+    alone. Readers are unaffected either way: each file is still replaced by an atomic rename.
+    """
+    import ctypes
+
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        syncfs = getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
+        if syncfs is None or syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -70,9 +88,10 @@ class SiteWriter:
             loaded = json.loads((site_dir / MANIFEST).read_text(encoding="utf-8"))
             self.manifest = {str(key): list(value) for key, value in loaded.get("files", {}).items()}
 
-    def put(self, relative: str, text: str) -> None:
-        """Write `text` (masked, UTF-8) to site/`relative` unless the same bytes are already there."""
-        data = self.mask(text).encode("utf-8", "backslashreplace")
+    def put(self, relative: str, text: str, *, rendered: bool = False) -> None:
+        """Write `text` (masked, UTF-8) to site/`relative` unless the same bytes are already there;
+        `rendered` pages had each value masked already (see SiteMasker)."""
+        data = self.mask(text, urls=not rendered).encode("utf-8", "backslashreplace")
         self.put_bytes(relative, data)
 
     def put_bytes(self, relative: str, data: bytes) -> None:
@@ -85,7 +104,7 @@ class SiteWriter:
                     self.report.unchanged += 1
                     return
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, data, mode=0o644)
+        atomic_write(path, data, mode=0o644, durable=False)  # made durable together by sync()
         self.manifest[relative] = [digest, len(data)]
         self.dirty = True
         self.report.written.append(relative)
@@ -99,7 +118,12 @@ class SiteWriter:
         if self.dirty:
             document = {"format": 1, "files": self.manifest}
             data = json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
-            atomic_write(self.site_dir / MANIFEST, data, mode=0o644)
+            atomic_write(self.site_dir / MANIFEST, data, mode=0o644, durable=False)
+
+    def sync(self) -> None:
+        """Flush everything this build wrote to disk in one go (see `sync_filesystem`)."""
+        if self.report.written or self.report.logs.copied or self.report.removed:
+            sync_filesystem(self.site_dir)
 
 
 def build_site(data: SiteInput, site_dir: Path, *, changed_jobs: Iterable[str] | None = None) -> BuildReport:
@@ -128,7 +152,7 @@ def build_site(data: SiteInput, site_dir: Path, *, changed_jobs: Iterable[str] |
             view = job_views[job_id]
             history = view.input.history if view.input else []
             publish_job_logs(job_id, history, state_dir, site_dir, writer.mask, report.logs)
-        lines = read_recent_log_lines(data.logs_dir, data.log_lines)
+        lines = read_recent_log_lines(data.logs_dir, data.log_lines, files=_log_files(job_views, state_dir))
 
         def log_href(run: JsonDict) -> str | None:
             job, run_id = run.get("job"), run.get("run")
@@ -148,17 +172,17 @@ def build_site(data: SiteInput, site_dir: Path, *, changed_jobs: Iterable[str] |
         # Render and write.
         writer.put("status.json", status_json(data.status))
         for view in (job_views[job_id] for job_id in selected):
-            writer.put(f"jobs/{view.name}/index.html", renderer.job_page(view))
+            writer.put(f"jobs/{view.name}/index.html", renderer.job_page(view), rendered=True)
             writer.put_bytes(f"badges/{view.name}.json", badge_json(view))
-        writer.put("index.html", renderer.dashboard())
+        writer.put("index.html", renderer.dashboard(), rendered=True)
         for relative, text in renderer.jobs_pages().items():
-            writer.put(relative, text)
-        writer.put("logs.html", renderer.logs_page(lines))
-        writer.put("feed.xml", renderer.feed())
+            writer.put(relative, text, rendered=True)
+        writer.put("logs.html", renderer.logs_page(lines), rendered=True)
+        writer.put("feed.xml", renderer.feed(), rendered=True)
         writer.put("metrics.prom", metrics_prom(data.status, job_views.values()))
         if full:
-            writer.put("settings.html", renderer.settings_page())
-            writer.put("404.html", renderer.not_found())
+            writer.put("settings.html", renderer.settings_page(), rendered=True)
+            writer.put("404.html", renderer.not_found(), rendered=True)
             assets = template_dir() / "assets"
             for name in ASSETS:
                 writer.put_bytes(f"assets/{name}", (assets / name).read_bytes())
@@ -167,7 +191,20 @@ def build_site(data: SiteInput, site_dir: Path, *, changed_jobs: Iterable[str] |
             _remove_gone_jobs(site_dir, {view.name for view in job_views.values()}, writer, report)
             report.temporaries_removed = _clean_temporaries(site_dir)
         writer.save()
+        writer.sync()
     return report
+
+
+def _log_files(job_views: dict[str, views.JobView], state_dir: Path) -> dict[str, Iterator[str]]:
+    """Each job's log files, newest first, as its history names them (lazily: the merge of recent
+    lines reads only the newest one or two of each job)."""
+    files: dict[str, Iterator[str]] = {}
+    base = str(state_dir)
+    for job_id, view in job_views.items():
+        if view.input and view.input.history:
+            sources = (log_source(base, run) for run in view.input.history)
+            files[job_id] = (source for source in sources if source is not None)
+    return files
 
 
 def _remove_extra_job_pages(site_dir: Path, job_count: int, writer: SiteWriter, report: BuildReport) -> None:

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
+from backupplan.secrets import mask
 from backupplan.site.text import display, format_time
+from backupplan.site.views import STATUS_LABELS
 
 WIDTH = 640
 HEIGHT = 180
@@ -40,8 +42,8 @@ def points_from_history(history: Sequence[dict[str, object]], field: str, limit:
         value = run.get(field)
         if run.get("status") == "running" or isinstance(value, bool) or not isinstance(value, int | float):
             continue
-        status = display(run.get("status"), 40)
-        label = f"{format_time(run.get('started_at'))}: {{value}}, {status}"
+        status = STATUS_LABELS.get(str(run.get("status")), STATUS_LABELS["unknown"])[0]
+        label = f"{display(mask(format_time(run.get('started_at'))), 64)}: {{value}}, {status}"
         points.append(Point(float(value), run.get("status") in GOOD, label))
         if len(points) == limit:
             break

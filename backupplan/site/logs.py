@@ -15,7 +15,7 @@ import heapq
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
@@ -99,8 +99,9 @@ def job_log_files(job_dir: Path) -> list[Path]:
     return [Path(entry.path) for entry in entries]
 
 
-def _job_lines(job: str, files: Iterable[Path]) -> Iterator[LogLine]:
-    for path in files:
+def _job_lines(job: str, files: Iterable[Path | str]) -> Iterator[LogLine]:
+    for name in files:
+        path = Path(name)
         run = path.name[: -len(".log")]
         try:
             fallback = datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -112,25 +113,42 @@ def _job_lines(job: str, files: Iterable[Path]) -> Iterator[LogLine]:
             continue  # removed by retention while we read it: its lines are gone from the record too
 
 
-def read_recent_log_lines(logs_dir: Path, limit: int = 500) -> list[LogLine]:
+def read_recent_log_lines(
+    logs_dir: Path, limit: int = 500, *, files: Mapping[str, Iterable[Path | str]] | None = None
+) -> list[LogLine]:
     """Given STATE_DIR/logs, return the last `limit` log lines across all jobs, oldest first.
 
     Reads each job's files newest first and from their ends, merging jobs by time, and stops as soon
-    as `limit` lines are known. A missing folder gives no lines.
+    as `limit` lines are known. `files` (job id -> its log files, newest first), when the caller
+    knows them from the jobs' histories, saves listing every job's folder. A missing folder gives
+    no lines.
     """
     if limit <= 0:
         return []
-    try:
-        job_dirs = sorted(
-            (entry for entry in os.scandir(logs_dir) if entry.is_dir()), key=lambda entry: entry.name
-        )
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    streams = [_job_lines(entry.name, job_log_files(Path(entry.path))) for entry in job_dirs]
+    if files is None:
+        try:
+            entries = sorted(
+                (entry for entry in os.scandir(logs_dir) if entry.is_dir()), key=lambda entry: entry.name
+            )
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        files = {entry.name: job_log_files(Path(entry.path)) for entry in entries}
+    streams = [_job_lines(job, job_files) for job, job_files in files.items()]
     newest_first = heapq.merge(*streams, key=lambda line: line.time, reverse=True)
     lines = list(islice(newest_first, limit))
     lines.reverse()
     return lines
+
+
+def log_source(state_dir: str, run: Mapping[str, object]) -> str | None:
+    """Given a RunSummary, return its log file under STATE_DIR/logs, or None when it has none or
+    its path would lead out of that folder (checked on the text: the state dir is private)."""
+    relative = run.get("log")
+    if not isinstance(relative, str) or not relative.startswith("logs/") or "\x00" in relative:
+        return None
+    if any(part in ("", ".", "..") for part in relative.split("/")):
+        return None
+    return f"{state_dir}/{relative}"
 
 
 @dataclass
@@ -157,37 +175,35 @@ def publish_job_logs(
     time, so an unchanged log costs two stats. Copies are not fsynced: the source is durable, and a
     lost copy is made again by the next build.
     """
-    logs_root = (state_dir / "logs").resolve()
     target = site_dir / "logs" / job_name(job_id)
+    folder = str(target)
+    base = str(state_dir)
     wanted: set[str] = set()
     for run in history:
-        relative = run.get("log")
+        source = log_source(base, run)
         run_id = run.get("run")
-        if not isinstance(relative, str) or not isinstance(run_id, str):
+        if source is None or not isinstance(run_id, str):
             continue
-        source = (state_dir / relative).resolve()
-        if not source.is_relative_to(logs_root):
-            continue  # a log path must stay inside the state dir's logs folder
         name = run_name(run_id) + ".txt"
         try:
-            source_stat = source.stat()
+            source_stat = os.stat(source)
         except OSError:
             continue  # pruned by retention, or never written
         wanted.add(name)
-        destination = target / name
+        destination = f"{folder}/{name}"
         with contextlib.suppress(OSError):
-            if destination.stat().st_mtime_ns == source_stat.st_mtime_ns:
+            if os.stat(destination).st_mtime_ns == source_stat.st_mtime_ns:
                 report.current += 1
                 continue
         try:
-            data = source.read_bytes()
+            data = Path(source).read_bytes()
         except OSError:
             wanted.discard(name)
             continue
         text = data.decode("utf-8", "surrogateescape")
         masked = mask(text)
         target.mkdir(parents=True, exist_ok=True)
-        atomic_write(destination, masked.encode("utf-8", "surrogateescape"), mode=0o644, durable=False)
+        atomic_write(Path(destination), masked.encode("utf-8", "surrogateescape"), mode=0o644, durable=False)
         os.utime(destination, ns=(source_stat.st_atime_ns, source_stat.st_mtime_ns))
         report.copied += 1
     with contextlib.suppress(FileNotFoundError):

@@ -30,8 +30,10 @@ class SiteMasker:
         ordered = sorted(self._replacement, key=len, reverse=True)
         self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
 
-    def __call__(self, text: str) -> str:
-        """Given text about to be written, return it with every secret and URL credential hidden."""
+    def __call__(self, text: str, *, urls: bool = True) -> str:
+        """Given text about to be written, return it with every secret hidden, and URL credentials
+        too unless `urls` is false (rendered pages: every value in them was masked before it was
+        escaped, and searching whole pages for URLs again would double a build's time)."""
         if self._pattern is not None:
             text = self._pattern.sub(lambda match: self._replacement[match.group(0)], text)
-        return mask_url_credentials(text)
+        return mask_url_credentials(text) if urls else text

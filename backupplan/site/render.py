@@ -19,7 +19,8 @@ import jinja2
 from markupsafe import Markup
 
 from backupplan import __version__
-from backupplan.site import views
+from backupplan.secrets import mask
+from backupplan.site import tables, views
 from backupplan.site.charts import line_chart, points_from_history
 from backupplan.site.data import JsonDict, SiteInput
 from backupplan.site.logs import LogLine
@@ -68,12 +69,13 @@ def template_dir() -> Path:
 
 
 def _finalize(value: Any) -> Any:
+    # Every printed value is masked before it is escaped: a secret is found in its raw form.
     if isinstance(value, Markup):
         return value
     if value is None:
         return ""
     if isinstance(value, str):
-        return display(value)
+        return display(mask(value))
     return value
 
 
@@ -95,6 +97,9 @@ def environment(folder: Path) -> jinja2.Environment:
         csp=CSP,
         nav=NAV,
         badge=views.badge,
+        badge_html=tables.badge_html,
+        badges_html=tables.badges_html,
+        log_cell=lambda href, root: Markup(tables.log_cell(href, root)),  # noqa: S704 - hrefs we built
         job_href=views.job_href,
         bytes=format_bytes,
         seconds=format_seconds,
@@ -198,7 +203,7 @@ class Renderer:
                 "jobs.html",
                 "../",
                 "jobs",
-                jobs=ordered[(number - 1) * PAGE_SIZE : number * PAGE_SIZE],
+                rows=tables.job_rows(ordered[(number - 1) * PAGE_SIZE : number * PAGE_SIZE], "../"),
                 total=len(ordered),
                 pages=pages,
                 page_number=number,
@@ -216,6 +221,7 @@ class Renderer:
             "jobs",
             job=view,
             history=history,
+            history_rows=tables.history_rows(history, self.log_href, "../../"),
             good=good,
             ended=ended,
             next_runs=(view.input.next_runs if view.input else [])[:5],
@@ -223,13 +229,13 @@ class Renderer:
             config=[(key, views.value_text(value)) for key, value in views.flatten(config)] if config else [],
             duration_chart=line_chart(
                 "duration",
-                f"Duration of the last runs of {display(view.id, 80)}",
+                f"Duration of the last runs of {display(mask(view.id), 80)}",
                 points_from_history(history, "duration"),
                 format_seconds,
             ),
             bytes_chart=line_chart(
                 "bytes",
-                f"Data transferred by the last runs of {display(view.id, 80)}",
+                f"Data transferred by the last runs of {display(mask(view.id), 80)}",
                 points_from_history(history, "bytes"),
                 format_bytes,
             ),
@@ -264,7 +270,9 @@ class Renderer:
         base = site_url if isinstance(site_url, str) and site_url.startswith(("https://", "http://")) else ""
         if base and not base.endswith("/"):
             base += "/"
-        digest = hashlib.sha256(self.data.paths.site_dir.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        # A feed's id must not change: derive it from the plan's path (the site's own path as a fallback).
+        identity = self.data.paths.plan_path or self.data.paths.site_dir
+        digest = hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()[:16]
         updated = entries[0].time if entries else self.data.now.strftime("%Y-%m-%dT%H:%M:%SZ")
         return self.env.get_template("feed.xml").render(
             entries=entries,

@@ -96,6 +96,8 @@ def parse_time(value: object) -> datetime | None:
 
 def format_time(value: object) -> str:
     """Given an RFC 3339 timestamp, return `2026-11-28 02:00 UTC`; other values as text."""
+    if isinstance(value, str) and len(value) == 20 and value[10] == "T" and value[19] == "Z":
+        return f"{value[:10]} {value[11:16]} UTC"  # the contract's own form, the common case
     moment = parse_time(value)
     if moment is None:
         return display(value, 64) if value else "—"

@@ -7,6 +7,7 @@ the data, so no `javascript:` or `data:` link can come from a plan, a journal or
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -228,8 +229,7 @@ def feed_entries(views: Iterable[JobView], per_job: int = 20, limit: int = 50) -
                 if previous_bad:
                     entries.append(FeedEntry("recovery", view.id, run, when, view.href))
                 previous_bad = False
-    entries.sort(key=lambda entry: (entry.time, entry.job), reverse=True)
-    return entries[:limit]
+    return heapq.nlargest(limit, entries, key=lambda entry: (entry.time, entry.job))
 
 
 def missed_slots(views: Iterable[JobView], limit: int = 20) -> list[tuple[str, JsonDict]]:

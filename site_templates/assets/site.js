@@ -111,10 +111,10 @@
       var job = jobs[element.getAttribute("data-job-badges")];
       if (!job) { return; }
       var keys = badgeKeys(job).join(" ");
-      if (element.getAttribute("data-keys") === keys) { return; }
+      if (element.getAttribute("data-shown") === keys) { return; }
       while (element.firstChild) { element.removeChild(element.firstChild); }
       badgeKeys(job).forEach(function (key) { element.appendChild(makeBadge(key)); });
-      element.setAttribute("data-keys", keys);
+      element.setAttribute("data-shown", keys);
     });
   }
   function updateActive(list) {

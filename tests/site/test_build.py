@@ -33,7 +33,8 @@ PAGES = [
 
 @pytest.mark.parametrize(("relative", "suffix"), PAGES, ids=[page.replace("/", "-") for page, _ in PAGES])
 def test_page_matches_snapshot(built_site: Path, snapshot_file, relative: str, suffix: str) -> None:  # type: ignore[no-untyped-def]
-    assert (built_site / relative).read_text(encoding="utf-8") == snapshot_file(suffix)
+    text = (built_site / relative).read_text(encoding="utf-8")
+    assert text.replace(str(built_site.parent), "/TMP") == snapshot_file(suffix)
 
 
 def test_build_writes_every_file_of_the_site(built_site: Path) -> None:
