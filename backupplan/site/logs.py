@@ -27,6 +27,7 @@ from backupplan.site.text import clip, job_name, run_name
 BLOCK = 64 * 1024
 LONGEST_LINE = 1024 * 1024  # longer lines are cut: a runaway tool must not make a build read gigabytes
 SHOWN_CHARACTERS = 1000
+WAITING_LINES = 1000
 _RECORD = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) \[([A-Za-z0-9_-]{1,20})\] ?(.*)$", re.S)
 _TIMESTAMPED = re.compile(r"^\d{8}T\d{6}")
 
@@ -48,7 +49,7 @@ class LogLine:
 
 def parse_line(job: str, run: str, raw: bytes, fallback_time: str) -> LogLine:
     """Given a raw line from a log file, return its LogLine; a line that is not a record keeps all
-    of its text and takes `fallback_time` (the time of the record after it) for ordering."""
+    of its text and takes `fallback_time` (the time of the record before it) for ordering."""
     text = raw.rstrip(b"\r").decode("utf-8", "backslashreplace")
     match = _RECORD.match(text)
     if match is None:
@@ -75,14 +76,20 @@ def lines_backwards(path: Path) -> Iterator[bytes]:
                     cutting = False
                     continue
                 if piece:
-                    yield piece
+                    yield _cut(piece)
             if len(tail) > LONGEST_LINE:
                 if not cutting:
-                    yield b"[line cut: longer than 1 MiB] " + tail[-SHOWN_CHARACTERS:]
+                    yield _cut(tail)
                 cutting = True
                 tail = b""
         if tail and not cutting:
-            yield tail
+            yield _cut(tail)
+
+
+def _cut(line: bytes) -> bytes:
+    if len(line) <= LONGEST_LINE:
+        return line
+    return b"[line cut: longer than 1 MiB] " + line[-SHOWN_CHARACTERS:]
 
 
 def job_log_files(job_dir: Path) -> list[Path]:
@@ -104,11 +111,24 @@ def _job_lines(job: str, files: Iterable[Path | str]) -> Iterator[LogLine]:
         path = Path(name)
         run = path.name[: -len(".log")]
         try:
+            # A line that is not a record continues the record before it: it takes that record's
+            # time, which reading backwards is only known once the record itself is read.
+            waiting: list[bytes] = []
             fallback = datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             for raw in lines_backwards(path):
-                line = parse_line(job, run, raw, fallback)
-                fallback = line.time
+                line = parse_line(job, run, raw, "")
+                if not line.time:
+                    waiting.append(raw)
+                    if len(waiting) > WAITING_LINES:  # a file of no records: do not read it all
+                        yield from (parse_line(job, run, earlier, fallback) for earlier in waiting)
+                        waiting = []
+                    continue
+                for earlier in waiting:
+                    yield parse_line(job, run, earlier, line.time)
+                waiting = []
                 yield line
+            for earlier in waiting:
+                yield parse_line(job, run, earlier, fallback)
         except OSError:
             continue  # removed by retention while we read it: its lines are gone from the record too
 
