@@ -24,6 +24,7 @@ from pathlib import Path
 from backupplan.fsutil import atomic_write, remove_stale_temporaries
 from backupplan.site import views
 from backupplan.site.data import JsonDict, SiteInput
+from backupplan.site.files import ensure_public_dir
 from backupplan.site.logs import PublishReport, log_source, publish_job_logs, read_recent_log_lines
 from backupplan.site.machine import badge_json, metrics_prom, status_json
 from backupplan.site.masking import SiteMasker
@@ -103,7 +104,7 @@ class SiteWriter:
                 if path.stat().st_size == len(data):
                     self.report.unchanged += 1
                     return
-        path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_public_dir(path.parent)
         atomic_write(path, data, mode=0o644, durable=False)  # made durable together by sync()
         self.manifest[relative] = [digest, len(data)]
         self.dirty = True
@@ -133,7 +134,7 @@ def build_site(data: SiteInput, site_dir: Path, *, changed_jobs: Iterable[str] |
     and temp files of killed writers are cleaned. With `changed_jobs`, only what those jobs affect
     is rendered. Raise OSError when the site folder cannot be written.
     """
-    site_dir.mkdir(parents=True, exist_ok=True)
+    ensure_public_dir(site_dir)
     report = BuildReport()
     with site_lock(site_dir):
         writer = SiteWriter(site_dir, SiteMasker(), report)
@@ -257,5 +258,5 @@ def write_progress(status: JsonDict, site_dir: Path) -> None:
     """Given a fresh status document, replace only site/status.json (atomically; not fsynced: a
     progress tick is superseded within a second, and every event rewrites it durably)."""
     data = SiteMasker()(status_json(status)).encode("utf-8", "backslashreplace")
-    site_dir.mkdir(parents=True, exist_ok=True)
+    ensure_public_dir(site_dir)
     atomic_write(site_dir / "status.json", data, mode=0o644, durable=False)

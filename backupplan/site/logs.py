@@ -22,6 +22,7 @@ from itertools import islice
 from pathlib import Path
 
 from backupplan.fsutil import atomic_write
+from backupplan.site.files import ensure_public_dir
 from backupplan.site.text import clip, job_name, run_name
 
 BLOCK = 64 * 1024
@@ -222,7 +223,7 @@ def publish_job_logs(
             continue
         text = data.decode("utf-8", "surrogateescape")
         masked = mask(text)
-        target.mkdir(parents=True, exist_ok=True)
+        ensure_public_dir(target)
         atomic_write(Path(destination), masked.encode("utf-8", "surrogateescape"), mode=0o644, durable=False)
         os.utime(destination, ns=(source_stat.st_atime_ns, source_stat.st_mtime_ns))
         report.copied += 1

@@ -130,6 +130,9 @@ def test_site_files_are_world_readable_whatever_the_umask(site_input: SiteInput,
     for path in all_files(tmp_path / "site"):
         if path.name != ".backupplan-site.lock":
             assert mode_of(path) == 0o644, path
+    folders = [tmp_path / "site", *(path for path in (tmp_path / "site").rglob("*") if path.is_dir())]
+    assert len(folders) > 10
+    assert {mode_of(folder) for folder in folders} == {0o755}
 
 
 def test_a_second_build_writes_only_status_json(site_input: SiteInput, built_site: Path) -> None:
