@@ -27,7 +27,7 @@ from backupplan.site.data import JsonDict, SiteInput
 from backupplan.site.files import ensure_public_dir
 from backupplan.site.logs import PublishReport, log_source, publish_job_logs, read_recent_log_lines
 from backupplan.site.machine import badge_json, metrics_prom, status_json
-from backupplan.site.masking import SiteMasker
+from backupplan.site.masking import SiteMasker, refresh_snapshot
 from backupplan.site.render import Renderer, template_dir
 
 MANIFEST = ".backupplan-site.json"
@@ -137,7 +137,7 @@ def build_site(data: SiteInput, site_dir: Path, *, changed_jobs: Iterable[str] |
     ensure_public_dir(site_dir)
     report = BuildReport()
     with site_lock(site_dir):
-        writer = SiteWriter(site_dir, SiteMasker(), report)
+        writer = SiteWriter(site_dir, refresh_snapshot(), report)
         full = changed_jobs is None
         job_views = views.job_views(data.status.get("jobs") or [], data.jobs)
         selected = (

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-from backupplan.secrets import mask
+from backupplan.site.masking import mask_value as mask
 from backupplan.site.text import display, format_time
 from backupplan.site.views import STATUS_LABELS
 

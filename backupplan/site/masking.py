@@ -37,3 +37,19 @@ class SiteMasker:
         if self._pattern is not None:
             text = self._pattern.sub(lambda match: self._replacement[match.group(0)], text)
         return mask_url_credentials(text) if urls else text
+
+
+_snapshot: SiteMasker | None = None
+
+
+def refresh_snapshot() -> SiteMasker:
+    """Take the registry's secrets as they are now, for `mask_value` (called as a build starts:
+    the registry's own `mask` takes a lock per call, and a build masks thousands of values)."""
+    global _snapshot  # noqa: PLW0603 - one snapshot per process, replaced whole
+    _snapshot = SiteMasker()
+    return _snapshot
+
+
+def mask_value(text: str) -> str:
+    """Mask one value about to be shown, with the latest snapshot (or the registry itself)."""
+    return _snapshot(text) if _snapshot is not None else registry.mask(text)

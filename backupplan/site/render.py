@@ -19,11 +19,11 @@ import jinja2
 from markupsafe import Markup
 
 from backupplan import __version__
-from backupplan.secrets import mask
 from backupplan.site import tables, views
 from backupplan.site.charts import line_chart, points_from_history
 from backupplan.site.data import JsonDict, SiteInput
 from backupplan.site.logs import LogLine
+from backupplan.site.masking import mask_value as mask
 from backupplan.site.text import (
     display,
     format_bytes,

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable
 
 from markupsafe import Markup, escape
 
-from backupplan.secrets import mask
 from backupplan.site.data import JsonDict
+from backupplan.site.masking import mask_value as mask
 from backupplan.site.text import display, format_bytes, format_number, format_seconds, format_time
 from backupplan.site.views import Badge, JobView, badge
 

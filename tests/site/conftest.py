@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from site_helpers import free_port, load_fixture, wait_port
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
-from backupplan.site import SiteInput, build_site, load_site_input
+from backupplan.site import SiteInput, build_site
 
-FIXTURES = Path(__file__).parent / "fixtures"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -29,15 +24,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "site"
-
-
-def load_fixture(tmp_path: Path) -> SiteInput:
-    """The fixed input, with its logs copied into a state dir under tmp_path."""
-    state = tmp_path / "state"
-    shutil.copytree(FIXTURES / "logs", state / "logs")
-    return load_site_input(
-        FIXTURES / "site_input.json", state_dir=str(state), site_dir=str(tmp_path / "site")
-    )
 
 
 @pytest.fixture
@@ -64,54 +50,6 @@ def _extension(suffix: str) -> type[SingleFileSnapshotExtension]:
 def snapshot_file(snapshot):  # type: ignore[no-untyped-def]
     """snapshot_file("html") == text: one snapshot file per test, with that extension."""
     return lambda suffix: snapshot.use_extension(_extension(suffix))
-
-
-class References(HTMLParser):
-    """Collects href/src values, start tags in order, and attributes of every element."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.links: list[str] = []
-        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, attrs))
-        for name, value in attrs:
-            if name in ("href", "src") and value is not None:
-                self.links.append(value)
-
-    handle_startendtag = handle_starttag
-
-
-def parse_references(text: str) -> References:
-    parser = References()
-    parser.feed(text)
-    parser.close()
-    return parser
-
-
-def html_pages(site_dir: Path) -> list[Path]:
-    return sorted(site_dir.rglob("*.html"))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def wait_port(port: int, process: subprocess.Popen[bytes], timeout: float = 15) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"port {port} not ready")
 
 
 @pytest.fixture
@@ -154,11 +92,3 @@ def browser_type_launch_args(browser_type_launch_args):  # type: ignore[no-untyp
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
-
-
-def all_files(site_dir: Path) -> list[Path]:
-    return sorted(path for path in site_dir.rglob("*") if path.is_file())
-
-
-def mode_of(path: Path) -> int:
-    return os.stat(path).st_mode & 0o777

@@ -10,8 +10,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import free_port, wait_port
 from playwright.sync_api import ConsoleMessage, Page, expect
+from site_helpers import free_port, wait_port
 
 from backupplan.site import SiteInput, build_site, write_progress
 

@@ -10,7 +10,7 @@ from xml.etree import ElementTree
 
 import html5lib
 import pytest
-from conftest import all_files, html_pages, mode_of, parse_references
+from site_helpers import all_files, html_pages, mode_of, parse_references
 
 from backupplan.site import JobInput, SiteInput, build_site, write_progress
 from backupplan.site.build import MANIFEST

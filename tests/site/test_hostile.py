@@ -10,7 +10,7 @@ from xml.etree import ElementTree
 
 import html5lib
 import pytest
-from conftest import all_files, html_pages, load_fixture, parse_references
+from site_helpers import all_files, html_pages, load_fixture, parse_references
 
 from backupplan.secrets import registry
 from backupplan.site import JobInput, SiteInput, ToolCheck, build_site

@@ -15,7 +15,7 @@ from xml.etree import ElementTree
 
 import html5lib
 import pytest
-from conftest import FIXTURES
+from site_helpers import FIXTURES
 
 from backupplan.site import build_site, load_site_input
 
