@@ -146,6 +146,38 @@ def cron(plan_path: str, log: str | None) -> int:
     return cron_command(plan_path, log=log)
 
 
+@cli.group(context_settings=CONTEXT)
+def site() -> None:
+    """The static status site (written after every event)."""
+
+
+@site.command("serve", context_settings=CONTEXT)
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port on 127.0.0.1."
+)
+@click.option(
+    "--dir",
+    "directory",
+    metavar="PATH",
+    default=None,
+    help="The site folder to serve [default: the plan's settings.site_dir].",
+)
+@plan_option
+def site_serve(port: int, directory: str | None, plan_path: str) -> int:
+    """Preview the status site at http://127.0.0.1:PORT/ until Ctrl-C.
+
+    Only files inside the site folder are served; folders are never listed.
+
+    \b
+    Examples:
+      backupplan site serve
+      backupplan site serve --port 8080 --dir /srv/backups/site
+    """
+    from backupplan.commands.site import site_serve_command
+
+    return site_serve_command(plan_path, directory, port)
+
+
 def main(argv: list[str] | None = None) -> NoReturn:
     """Entry point of the `backupplan` command."""
     from backupplan.errors import run_cli

@@ -1,0 +1,262 @@
+"""Building the site: gather everything, render, then write only the files whose content changed.
+
+Each file is replaced atomically (temp file, fsync, rename, fsync of the folder), so a reader, or a
+web server, sees a whole old page or a whole new one, never half. A manifest of content hashes
+(`.backupplan-site.json`) lets a build skip unchanged files without reading them back. Builds of
+one site are serialised by a lock file, so a daemon and a manual `run` never interleave writes.
+
+`changed_jobs` narrows a build to what a finished run affects: those jobs' pages, badges and logs,
+and the pages every job appears on (dashboard, jobs list, logs, feed, metrics, status.json).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from backupplan.fsutil import atomic_write, remove_stale_temporaries
+from backupplan.site import views
+from backupplan.site.data import JsonDict, SiteInput
+from backupplan.site.files import ensure_public_dir
+from backupplan.site.logs import PublishReport, log_source, publish_job_logs, read_recent_log_lines
+from backupplan.site.machine import badge_json, metrics_prom, status_json
+from backupplan.site.masking import SiteMasker, refresh_snapshot
+from backupplan.site.render import Renderer, template_dir
+
+MANIFEST = ".backupplan-site.json"
+LOCK = ".backupplan-site.lock"
+ASSETS = ("site.css", "site.js", "icon.svg")
+ALWAYS_WRITTEN = frozenset({"status.json"})  # progress updates replace it outside the manifest
+
+
+@dataclass
+class BuildReport:
+    """What one build did, by site-relative path."""
+
+    written: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    removed: list[str] = field(default_factory=list)
+    logs: PublishReport = field(default_factory=PublishReport)
+    temporaries_removed: int = 0
+
+
+def sync_filesystem(path: Path) -> None:
+    """Flush the file system holding `path`: the data and renames of every file a build wrote.
+
+    One syncfs(2) per build instead of two fsyncs per file: on the machines measured, fsync costs
+    3-10 ms, so per-file durability made a one-run rebuild of a 1,000-job site take 150 ms of fsync
+    alone. Readers are unaffected either way: each file is still replaced by an atomic rename.
+    """
+    import ctypes
+
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        syncfs = getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
+        if syncfs is None or syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def site_lock(site_dir: Path) -> Iterator[None]:
+    """Hold the site's build lock (flock: released by the kernel if the holder dies)."""
+    fd = os.open(site_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+class SiteWriter:
+    """Writes files into the site when their content changed, keeping the manifest up to date."""
+
+    def __init__(self, site_dir: Path, mask: SiteMasker, report: BuildReport) -> None:
+        self.site_dir = site_dir
+        self.mask = mask
+        self.report = report
+        self.manifest: dict[str, list[object]] = {}
+        self.dirty = False
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            loaded = json.loads((site_dir / MANIFEST).read_text(encoding="utf-8"))
+            self.manifest = {str(key): list(value) for key, value in loaded.get("files", {}).items()}
+
+    def put(self, relative: str, text: str, *, rendered: bool = False) -> None:
+        """Write `text` (masked, UTF-8) to site/`relative` unless the same bytes are already there;
+        `rendered` pages had each value masked already (see SiteMasker)."""
+        data = self.mask(text, urls=not rendered).encode("utf-8", "backslashreplace")
+        self.put_bytes(relative, data)
+
+    def put_bytes(self, relative: str, data: bytes) -> None:
+        digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+        path = self.site_dir / relative
+        known = self.manifest.get(relative)
+        if relative not in ALWAYS_WRITTEN and known == [digest, len(data)]:
+            with contextlib.suppress(OSError):
+                if path.stat().st_size == len(data):
+                    self.report.unchanged += 1
+                    return
+        ensure_public_dir(path.parent)
+        atomic_write(path, data, mode=0o644, durable=False)  # made durable together by sync()
+        self.manifest[relative] = [digest, len(data)]
+        self.dirty = True
+        self.report.written.append(relative)
+
+    def forget(self, prefix: str) -> None:
+        for key in [key for key in self.manifest if key == prefix or key.startswith(prefix + "/")]:
+            del self.manifest[key]
+            self.dirty = True
+
+    def save(self) -> None:
+        if self.dirty:
+            document = {"format": 1, "files": self.manifest}
+            data = json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+            atomic_write(self.site_dir / MANIFEST, data, mode=0o644, durable=False)
+
+    def sync(self) -> None:
+        """Flush everything this build wrote to disk in one go (see `sync_filesystem`)."""
+        if self.report.written or self.report.logs.copied or self.report.removed:
+            sync_filesystem(self.site_dir)
+
+
+def build_site(data: SiteInput, site_dir: Path, *, changed_jobs: Iterable[str] | None = None) -> BuildReport:
+    """Given the site input, bring `site_dir` up to date and return what was done.
+
+    Without `changed_jobs` everything is rendered, pages of jobs that no longer exist are removed
+    and temp files of killed writers are cleaned. With `changed_jobs`, only what those jobs affect
+    is rendered. Raise OSError when the site folder cannot be written.
+    """
+    ensure_public_dir(site_dir)
+    report = BuildReport()
+    with site_lock(site_dir):
+        writer = SiteWriter(site_dir, refresh_snapshot(), report)
+        full = changed_jobs is None
+        job_views = views.job_views(data.status.get("jobs") or [], data.jobs)
+        selected = (
+            list(job_views)
+            if full
+            else [job for job in dict.fromkeys(changed_jobs or []) if job in job_views]
+        )
+
+        # Gather: logs first, so that pages link only to logs that are published.
+        state_dir = Path(data.paths.state_dir)
+        published: dict[str, set[str]] = {}
+        for job_id in selected:
+            view = job_views[job_id]
+            history = view.input.history if view.input else []
+            publish_job_logs(job_id, history, state_dir, site_dir, writer.mask, report.logs)
+        lines = read_recent_log_lines(data.logs_dir, data.log_lines, files=_log_files(job_views, state_dir))
+
+        def log_href(run: JsonDict) -> str | None:
+            job, run_id = run.get("job"), run.get("run")
+            if not isinstance(job, str) or not isinstance(run_id, str) or not run.get("log"):
+                return None
+            relative = views.log_path(job, run_id)
+            folder = relative.rsplit("/", 1)[0]
+            if folder not in published:
+                try:
+                    published[folder] = set(os.listdir(site_dir / folder))
+                except OSError:
+                    published[folder] = set()
+            return relative if relative.rsplit("/", 1)[1] in published[folder] else None
+
+        renderer = Renderer(data, job_views, log_href)
+
+        # Render and write.
+        writer.put("status.json", status_json(data.status))
+        for view in (job_views[job_id] for job_id in selected):
+            writer.put(f"jobs/{view.name}/index.html", renderer.job_page(view), rendered=True)
+            writer.put_bytes(f"badges/{view.name}.json", badge_json(view))
+        writer.put("index.html", renderer.dashboard(), rendered=True)
+        for relative, text in renderer.jobs_pages().items():
+            writer.put(relative, text, rendered=True)
+        writer.put("logs.html", renderer.logs_page(lines), rendered=True)
+        writer.put("feed.xml", renderer.feed(), rendered=True)
+        writer.put("metrics.prom", metrics_prom(data.status, job_views.values()))
+        if full:
+            writer.put("settings.html", renderer.settings_page(), rendered=True)
+            writer.put("404.html", renderer.not_found(), rendered=True)
+            assets = template_dir() / "assets"
+            for name in ASSETS:
+                writer.put_bytes(f"assets/{name}", (assets / name).read_bytes())
+        _remove_extra_job_pages(site_dir, len(job_views), writer, report)
+        if full:
+            _remove_gone_jobs(site_dir, {view.name for view in job_views.values()}, writer, report)
+            report.temporaries_removed = _clean_temporaries(site_dir)
+        writer.save()
+        writer.sync()
+    return report
+
+
+def _log_files(job_views: dict[str, views.JobView], state_dir: Path) -> dict[str, Iterator[str]]:
+    """Each job's log files, newest first, as its history names them (lazily: the merge of recent
+    lines reads only the newest one or two of each job)."""
+    files: dict[str, Iterator[str]] = {}
+    base = str(state_dir)
+    for job_id, view in job_views.items():
+        if view.input and view.input.history:
+            sources = (log_source(base, run) for run in view.input.history)
+            files[job_id] = (source for source in sources if source is not None)
+    return files
+
+
+def _remove_extra_job_pages(site_dir: Path, job_count: int, writer: SiteWriter, report: BuildReport) -> None:
+    from backupplan.site.render import PAGE_SIZE
+
+    pages = max(1, -(-job_count // PAGE_SIZE))
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir(site_dir / "jobs"):
+            if entry.name.startswith("page-") and entry.name.endswith(".html"):
+                number = entry.name[len("page-") : -len(".html")]
+                if not number.isdigit() or int(number) > pages:
+                    os.unlink(entry.path)
+                    writer.forget(f"jobs/{entry.name}")
+                    report.removed.append(f"jobs/{entry.name}")
+
+
+def _remove_gone_jobs(site_dir: Path, names: set[str], writer: SiteWriter, report: BuildReport) -> None:
+    """Remove the pages, badges and published logs of jobs that are no longer known."""
+    for folder in ("jobs", "logs"):
+        with contextlib.suppress(FileNotFoundError):
+            for entry in os.scandir(site_dir / folder):
+                if entry.is_dir(follow_symlinks=False) and entry.name not in names:
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                    writer.forget(f"{folder}/{entry.name}")
+                    report.removed.append(f"{folder}/{entry.name}")
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir(site_dir / "badges"):
+            if entry.name.endswith(".json") and entry.name[: -len(".json")] not in names:
+                os.unlink(entry.path)
+                writer.forget(f"badges/{entry.name}")
+                report.removed.append(f"badges/{entry.name}")
+
+
+def _clean_temporaries(site_dir: Path) -> int:
+    """Delete temp files that killed writers left in any folder of the site."""
+    removed = 0
+    folders = [site_dir, site_dir / "assets", site_dir / "badges"]
+    for parent in (site_dir / "jobs", site_dir / "logs"):
+        with contextlib.suppress(FileNotFoundError):
+            folders.append(parent)
+            folders.extend(
+                Path(entry.path) for entry in os.scandir(parent) if entry.is_dir(follow_symlinks=False)
+            )
+    for folder in folders:
+        removed += remove_stale_temporaries(folder)
+    return removed
+
+
+def write_progress(status: JsonDict, site_dir: Path) -> None:
+    """Given a fresh status document, replace only site/status.json (atomically; not fsynced: a
+    progress tick is superseded within a second, and every event rewrites it durably)."""
+    data = SiteMasker()(status_json(status)).encode("utf-8", "backslashreplace")
+    ensure_public_dir(site_dir)
+    atomic_write(site_dir / "status.json", data, mode=0o644, durable=False)

@@ -1,0 +1,134 @@
+"""Files for machines: status.json, metrics.prom (Prometheus textfile) and badges (shields.io)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from backupplan.site.data import JsonDict
+from backupplan.site.text import neutralise, parse_time
+from backupplan.site.views import STATUS_LABELS, JobView
+
+BADGE_COLOURS = {
+    "succeeded": "brightgreen",
+    "warning": "yellow",
+    "failed": "red",
+    "timed_out": "red",
+    "interrupted": "orange",
+    "running": "blue",
+    "paused": "lightgrey",
+    "never_run": "lightgrey",
+    "disabled": "lightgrey",
+    "removed": "lightgrey",
+    "overdue": "orange",
+}
+
+
+def status_json(status: JsonDict) -> str:
+    """Given the status document, return status.json's text: compact JSON (a lone surrogate in the
+    data is encoded later as its backslash escape, which JSON reads back as the same character)."""
+    return json.dumps(status, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str)
+
+
+def _label(value: str) -> str:
+    """A Prometheus label value: escape backslash, quote and newline; show other controls."""
+    return neutralise(value).replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _seconds(value: object) -> float | None:
+    moment = parse_time(value)
+    return moment.timestamp() if moment else None
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _format(value: float) -> str:
+    return str(int(value)) if value == int(value) else repr(value)
+
+
+METRICS = (
+    ("backupplan_job_last_success_timestamp_seconds", "gauge", "When the job last succeeded (Unix time)."),
+    ("backupplan_job_last_run_timestamp_seconds", "gauge", "When the job's last run started (Unix time)."),
+    ("backupplan_job_last_run_duration_seconds", "gauge", "How long the job's last run took."),
+    ("backupplan_job_last_run_bytes", "gauge", "Bytes the job's last run transferred."),
+    ("backupplan_job_last_run_exit_code", "gauge", "Exit code of the engine in the job's last run."),
+    ("backupplan_job_status", "gauge", "1 for the job's current status, 0 for the others."),
+    ("backupplan_job_overdue", "gauge", "1 when the job's last success is older than its schedule allows."),
+    ("backupplan_job_running", "gauge", "1 while the job runs."),
+    ("backupplan_job_runs_total", "counter", "Runs on record."),
+    ("backupplan_job_failures_total", "counter", "Runs on record that failed or timed out."),
+)
+
+
+def metrics_prom(status: JsonDict, views: Iterable[JobView]) -> str:
+    """Given the status document and the jobs, return metrics.prom in the Prometheus text format."""
+    samples: dict[str, list[str]] = {name: [] for name, _, _ in METRICS}
+
+    def add(name: str, labels: str, value: float | None) -> None:
+        if value is not None:
+            samples[name].append(f"{name}{{{labels}}} {_format(value)}")
+
+    for view in views:
+        job = f'job="{_label(view.id)}"'
+        state = view.status
+        run = view.last_run or {}
+        add("backupplan_job_last_success_timestamp_seconds", job, _seconds(state.get("last_success")))
+        add("backupplan_job_last_run_timestamp_seconds", job, _seconds(run.get("started_at")))
+        add("backupplan_job_last_run_duration_seconds", job, _number(run.get("duration")))
+        add("backupplan_job_last_run_bytes", job, _number(run.get("bytes")))
+        add("backupplan_job_last_run_exit_code", job, _number(run.get("exit_code")))
+        current = view.primary.key
+        for key in (
+            "never_run",
+            "running",
+            "paused",
+            "succeeded",
+            "warning",
+            "failed",
+            "interrupted",
+            "disabled",
+        ):
+            add("backupplan_job_status", f'{job},status="{key}"', 1.0 if current == key else 0.0)
+        add("backupplan_job_overdue", job, 1.0 if state.get("overdue") is True else 0.0)
+        add("backupplan_job_running", job, 1.0 if state.get("status") == "running" else 0.0)
+        add("backupplan_job_runs_total", job, _number(state.get("runs")))
+        add("backupplan_job_failures_total", job, _number(state.get("failures")))
+    lines = []
+    for name, kind, help_text in METRICS:
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", *samples[name]]
+    journal = status.get("journal") or {}
+    healthy = 1 if journal.get("healthy", True) is not False else 0
+    lines += [
+        "# HELP backupplan_journal_healthy 0 when the journal is damaged or of a newer format.",
+        "# TYPE backupplan_journal_healthy gauge",
+        f"backupplan_journal_healthy {healthy}",
+    ]
+    generated = _seconds(status.get("generated_at"))
+    if generated is not None:
+        lines += [
+            "# HELP backupplan_status_generated_timestamp_seconds When this status was generated.",
+            "# TYPE backupplan_status_generated_timestamp_seconds gauge",
+            f"backupplan_status_generated_timestamp_seconds {_format(generated)}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def badge_json(view: JobView) -> bytes:
+    """Given a job, return its shields.io endpoint badge (https://shields.io/badges/endpoint-badge)."""
+    key = view.primary.key
+    if key not in ("disabled", "running") and view.status.get("overdue") is True:
+        key = "overdue"
+    words = STATUS_LABELS.get(key, STATUS_LABELS["unknown"])[0]
+    document = {
+        "schemaVersion": 1,
+        "label": neutralise(f"backup {view.id}")[:80],
+        "message": words,
+        "color": BADGE_COLOURS.get(key, "lightgrey"),
+        "isError": key in ("failed", "timed_out", "interrupted", "overdue"),
+        "cacheSeconds": 300,
+    }
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "backslashreplace")

@@ -1,0 +1,118 @@
+"""The big repeated parts of pages, written in Python: badges, history rows, job list rows.
+
+A job page holds up to hundreds of history rows, and a site up to thousands of jobs; drawn with
+template macros they made a full build of 1,000 jobs x 100 runs take ten seconds. Here each row is
+one f-string, and every value in it goes through `cell`: masked, neutralised, clipped and escaped,
+exactly like a value printed by a template.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterable
+
+from markupsafe import Markup, escape
+
+from backupplan.site.data import JsonDict
+from backupplan.site.masking import mask_value as mask
+from backupplan.site.text import display, format_bytes, format_number, format_seconds, format_time
+from backupplan.site.views import Badge, JobView, badge
+
+_CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\Z")
+
+
+def cell(value: object, limit: int = 2000) -> str:
+    """Given a value from the data, return it as safe HTML text (masked, neutralised, escaped)."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    return str(escape(display(mask(text), limit)))
+
+
+def time_cell(value: object) -> str:
+    """A timestamp as safe HTML: the contract's own form needs no masking or escaping."""
+    if isinstance(value, str) and _CANONICAL_TIME.match(value):
+        return f"{value[:10]} {value[11:16]} UTC"
+    return cell(format_time(value))
+
+
+@functools.lru_cache(maxsize=64)
+def _badge_markup(key: str, words: str, icon: str) -> str:
+    return (
+        f'<span class="badge status-{key}"><span class="icon" aria-hidden="true">{icon}</span> {words}</span>'
+    )
+
+
+def badge_html(status: object) -> Markup:
+    """A run's or job's status as a badge: icon and words."""
+    item = badge(status)
+    return Markup(_badge_markup(item.key, item.words, item.icon))  # noqa: S704 - fixed vocabulary
+
+
+def badges_html(items: Iterable[Badge], job_id: str | None = None) -> Markup:
+    """A job's badges; with `job_id`, marked for the live updater (`data-job-badges`)."""
+    items = list(items)
+    inner = "".join(_badge_markup(item.key, item.words, item.icon) for item in items)
+    if job_id is None:
+        return Markup(f'<span class="badges">{inner}</span>')  # noqa: S704 - fixed vocabulary
+    keys = " ".join(item.key for item in items)
+    return Markup(  # noqa: S704 - the id went through cell()
+        f'<span class="badges" data-job-badges="{cell(job_id)}" data-shown="{keys}">{inner}</span>'
+    )
+
+
+def log_cell(href: str | None, root: str) -> str:
+    """The Log column: a link to the published log, or a dash."""
+    return f'<a href="{root}{href}">log</a>' if href else '<span class="muted">—</span>'
+
+
+def _status_cell(run: JsonDict) -> str:
+    reason = run.get("reason")
+    extra = f'<br><span class="reason">{cell(reason)}</span>' if reason else ""
+    return f"{badge_html(run.get('status'))}{extra}"
+
+
+def _code(code: object) -> str:
+    if code is None:
+        return "—"
+    return str(code) if type(code) is int else cell(code)
+
+
+def history_rows(
+    history: Iterable[JsonDict], log_href: Callable[[JsonDict], str | None], root: str
+) -> Markup:
+    """The rows of a job page's history table, newest first."""
+    rows = []
+    for run in history:
+        code = run.get("exit_code")
+        rows.append(
+            f"<tr><td>{_status_cell(run)}</td><td>{time_cell(run.get('started_at'))}</td>"
+            f"<td>{format_seconds(run.get('duration'))}</td><td>{format_bytes(run.get('bytes'))}</td>"
+            f"<td>{format_number(run.get('files'))}</td><td>{_code(code)}</td>"
+            f"<td>{format_number(run.get('attempts'))}</td><td>{log_cell(log_href(run), root)}</td></tr>"
+        )
+    return Markup("\n".join(rows))  # noqa: S704 - every value went through cell() or a number formatter
+
+
+def job_rows(jobs: Iterable[JobView], root: str) -> Markup:
+    """The rows of the jobs list."""
+    rows = []
+    for job in jobs:
+        status = job.status
+        description = status.get("description")
+        about = f'<br><span class="muted">{cell(description)}</span>' if description else ""
+        schedule = status.get("schedule")
+        when = f"<code>{cell(schedule)}</code>" if schedule else '<span class="muted">manual</span>'
+        last = job.last_run
+        last_cell = (
+            f"{time_cell(last.get('started_at'))} {badge_html(last.get('status'))}"
+            if last
+            else '<span class="muted">never</span>'
+        )
+        rows.append(
+            f'<tr data-job="{cell(job.id)}"><td><a href="{root}{job.href}">{cell(job.id)}</a>{about}</td>'
+            f"<td>{badges_html(job.badges, job.id)}</td><td>{when}</td>"
+            f"<td>{time_cell(status.get('next_run'))}</td><td>{last_cell}</td></tr>"
+        )
+    return Markup("\n".join(rows))  # noqa: S704 - every value went through cell()

@@ -1,0 +1,247 @@
+"""View models: the status document and job inputs turned into what the templates show.
+
+Templates get plain, already-decided values (labels, hrefs, sort order); they never compute.
+Every href is built here from names made by `text.job_name`/`text.run_name`, never from text in
+the data, so no `javascript:` or `data:` link can come from a plan, a journal or a log.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from backupplan.site.data import JobInput, JsonDict
+from backupplan.site.text import job_name, run_name
+
+# status key -> (words, icon): the icon's shape and the words carry the meaning, colour only helps.
+STATUS_LABELS: dict[str, tuple[str, str]] = {
+    "never_run": ("never run", "○"),
+    "running": ("running", "▶"),
+    "paused": ("paused", "‖"),
+    "succeeded": ("succeeded", "✓"),
+    "warning": ("warning", "!"),
+    "failed": ("failed", "✗"),
+    "timed_out": ("timed out", "✗"),
+    "interrupted": ("interrupted", "↯"),
+    "overdue": ("overdue", "◷"),
+    "disabled": ("disabled", "⊘"),
+    "removed": ("removed", "–"),
+    "skipped": ("skipped", "↷"),
+    "unknown": ("unknown", "?"),
+}
+GOOD = frozenset({"succeeded", "warning"})
+BAD = frozenset({"failed", "timed_out", "interrupted"})
+ENDED = GOOD | BAD
+
+
+@dataclass(frozen=True)
+class Badge:
+    """A status shown as an icon and words; `key` picks the CSS class."""
+
+    key: str
+    words: str
+    icon: str
+
+
+def badge(status: object) -> Badge:
+    """Given a status key from the data, return its Badge (unknown keys show as `unknown`)."""
+    key = status if isinstance(status, str) and status in STATUS_LABELS else "unknown"
+    words, icon = STATUS_LABELS[key]
+    return Badge(key, words, icon)
+
+
+def job_href(job_id: str) -> str:
+    """The site-relative link to a job's page."""
+    return f"jobs/{job_name(job_id)}/index.html"
+
+
+def log_path(job_id: str, run_id: str) -> str:
+    """The site-relative path of a run's published log."""
+    return f"logs/{job_name(job_id)}/{run_name(run_id)}.txt"
+
+
+@dataclass
+class JobView:
+    """One job as the list, the dashboard and its own page show it."""
+
+    id: str
+    name: str
+    href: str
+    status: JsonDict
+    input: JobInput | None
+    badges: list[Badge] = field(default_factory=list)
+
+    @property
+    def primary(self) -> Badge:
+        return self.badges[0]
+
+    @property
+    def last_run(self) -> JsonDict | None:
+        run = self.status.get("last_run")
+        return run if isinstance(run, dict) else None
+
+    @property
+    def progress(self) -> JsonDict | None:
+        progress = self.status.get("progress")
+        return progress if isinstance(progress, dict) else None
+
+    @property
+    def updated(self) -> str:
+        """When something last happened to this job (for "most recently updated first")."""
+        run = self.last_run or {}
+        progress = self.progress or {}
+        candidates = [run.get("finished_at"), run.get("started_at"), progress.get("updated_at")]
+        return max((value for value in candidates if isinstance(value, str)), default="")
+
+
+def job_badges(status: JsonDict) -> list[Badge]:
+    """Given a JobStatus, return its badges: the main one first, then `overdue` when it applies."""
+    main = "disabled" if status.get("enabled") is False else status.get("status", "unknown")
+    badges = [badge(main)]
+    if status.get("overdue") is True:
+        badges.append(badge("overdue"))
+    return badges
+
+
+def job_views(statuses: Iterable[JsonDict], inputs: dict[str, JobInput]) -> dict[str, JobView]:
+    """Given the status document's jobs and the job inputs, return a JobView per job id, in id order."""
+    by_id: dict[str, JsonDict] = {}
+    for status in statuses:
+        if isinstance(status, dict):
+            by_id[str(status.get("id"))] = status
+    views: dict[str, JobView] = {}
+    for job_id in sorted(set(by_id) | set(inputs)):
+        status = by_id.get(job_id) or _status_from_input(inputs[job_id])
+        views[job_id] = JobView(
+            id=job_id,
+            name=job_name(job_id),
+            href=job_href(job_id),
+            status=status,
+            input=inputs.get(job_id),
+            badges=job_badges(status),
+        )
+    return views
+
+
+def _status_from_input(job: JobInput) -> JsonDict:
+    config = job.config or {}
+    history = job.history
+    return {
+        "id": job.id,
+        "description": config.get("description"),
+        "engine": config.get("engine"),
+        "enabled": config.get("enabled", True),
+        "status": history[0].get("status", "unknown") if history else "never_run",
+        "schedule": config.get("schedule"),
+        "next_run": job.next_runs[0] if job.next_runs else None,
+        "last_run": history[0] if history else None,
+    }
+
+
+def sorted_for_list(views: Iterable[JobView]) -> list[JobView]:
+    """Most recently updated first; jobs that never did anything last, by id."""
+    ordered = sorted(views, key=lambda view: view.id)
+    return sorted(ordered, key=lambda view: view.updated, reverse=True)
+
+
+def success_rate(history: Iterable[JsonDict]) -> tuple[int, int]:
+    """Given runs, return (good, ended): runs that succeeded (or warned) and runs that ended."""
+    good = ended = 0
+    for run in history:
+        status = run.get("status")
+        if status in ENDED:
+            ended += 1
+            good += status in GOOD
+    return good, ended
+
+
+def flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Given nested settings or a job config, return (dotted key, value) rows; lists stay whole."""
+    if isinstance(data, dict) and data:
+        rows: list[tuple[str, Any]] = []
+        for key, value in data.items():
+            rows.extend(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return rows
+    return [(prefix, data)]
+
+
+def value_text(value: Any) -> str:
+    """A config or settings value as one line of text: plain for scalars, JSON for the rest."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class SettingRow:
+    """One effective setting, its default and whether it differs."""
+
+    key: str
+    value: str
+    default: str
+    differs: bool
+
+
+def setting_rows(settings: JsonDict, defaults: JsonDict) -> list[SettingRow]:
+    """Given effective and default settings, return one row per key, in the effective order."""
+    default_rows = dict(flatten(defaults))
+    rows = []
+    for key, value in flatten(settings):
+        default = default_rows.get(key)
+        rows.append(SettingRow(key, value_text(value), value_text(default), value != default))
+    return rows
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """A failure or a recovery, for feed.xml."""
+
+    kind: str
+    job: str
+    run: JsonDict
+    time: str
+    href: str
+
+
+def feed_entries(views: Iterable[JobView], per_job: int = 20, limit: int = 50) -> list[FeedEntry]:
+    """Failures (runs that failed, timed out or were interrupted) and recoveries (the first good run
+    after a bad one) among each job's last `per_job` runs; the newest `limit` overall."""
+    entries: list[FeedEntry] = []
+    for view in views:
+        history = view.input.history[:per_job] if view.input else []
+        previous_bad = False
+        for run in reversed(history):
+            status = run.get("status")
+            when = run.get("finished_at") or run.get("started_at")
+            if not isinstance(when, str):
+                continue
+            if status in BAD:
+                entries.append(FeedEntry("failure", view.id, run, when, view.href))
+                previous_bad = True
+            elif status in GOOD:
+                if previous_bad:
+                    entries.append(FeedEntry("recovery", view.id, run, when, view.href))
+                previous_bad = False
+    return heapq.nlargest(limit, entries, key=lambda entry: (entry.time, entry.job))
+
+
+def missed_slots(views: Iterable[JobView], limit: int = 20) -> list[tuple[str, JsonDict]]:
+    """(job id, slot) for the recent missed schedule slots the status document lists per job
+    (`JobStatus.missed`), newest first."""
+    found = []
+    for view in views:
+        for slot in view.status.get("missed") or []:
+            if isinstance(slot, dict):
+                found.append((view.id, slot))
+    found.sort(key=lambda item: str(item[1].get("slot") or ""), reverse=True)
+    return found[:limit]
+
+
+LinkFor = Callable[[str, JsonDict], str | None]

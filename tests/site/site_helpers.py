@@ -1,0 +1,80 @@
+"""Helpers for the site tests (a uniquely named module: `conftest` is ambiguous across areas)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+from backupplan.site import SiteInput, load_site_input
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def load_fixture(tmp_path: Path) -> SiteInput:
+    """The fixed input, with its logs copied into a state dir under tmp_path."""
+    state = tmp_path / "state"
+    shutil.copytree(FIXTURES / "logs", state / "logs")
+    return load_site_input(
+        FIXTURES / "site_input.json", state_dir=str(state), site_dir=str(tmp_path / "site")
+    )
+
+
+class References(HTMLParser):
+    """Collects href/src values, start tags in order, and attributes of every element."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links: list[str] = []
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, attrs))
+        for name, value in attrs:
+            if name in ("href", "src") and value is not None:
+                self.links.append(value)
+
+    handle_startendtag = handle_starttag
+
+
+def parse_references(text: str) -> References:
+    parser = References()
+    parser.feed(text)
+    parser.close()
+    return parser
+
+
+def html_pages(site_dir: Path) -> list[Path]:
+    return sorted(site_dir.rglob("*.html"))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_port(port: int, process: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"port {port} not ready")
+
+
+def all_files(site_dir: Path) -> list[Path]:
+    return sorted(path for path in site_dir.rglob("*") if path.is_file())
+
+
+def mode_of(path: Path) -> int:
+    return os.stat(path).st_mode & 0o777

@@ -1,0 +1,188 @@
+"""The site in real headless Chromium: live updates, the logs tools, no console errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import ConsoleMessage, Page, expect
+from site_helpers import free_port, wait_port
+
+from backupplan.site import SiteInput, build_site, write_progress
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+PAGES = [
+    "index.html",
+    "jobs/index.html",
+    "jobs/photos/index.html",
+    "jobs/documents/index.html",
+    "logs.html",
+    "settings.html",
+    "404.html",
+]
+
+
+@pytest.fixture
+def live_site(site_input: SiteInput) -> Iterator[tuple[str, Path, SiteInput]]:
+    """The fixture site with a 1 s refresh, served by a stock `python -m http.server`."""
+    data = replace(site_input, refresh=1.0)
+    site_dir = Path(data.paths.site_dir)
+    build_site(data, site_dir)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(site_dir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_port(port, server)
+        yield f"http://127.0.0.1:{port}", site_dir, data
+    finally:
+        server.terminate()
+        server.wait(timeout=5)
+
+
+@pytest.fixture
+def console_errors(page: Page) -> list[str]:
+    errors: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type in ("error", "warning"):
+            errors.append(f"{message.type}: {message.text}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
+    return errors
+
+
+def _status(data: SiteInput) -> dict:  # type: ignore[type-arg]
+    return json.loads(json.dumps(data.status))
+
+
+def test_progress_bar_and_cards_follow_status_json(
+    page: Page, live_site, artifacts: Path, console_errors: list[str]
+) -> None:  # type: ignore[no-untyped-def]
+    url, site_dir, data = live_site
+    page.goto(f"{url}/index.html")
+    bar = page.locator('[data-progress="documents"] progress')
+    expect(bar).to_have_attribute("value", "42.5")
+    expect(page.locator('[data-progress="documents"] .progress-text')).to_have_text(
+        "43% · 70.0 MiB of 164.7 MiB · 5.0 MiB/s · 19s left"
+    )
+
+    status = _status(data)
+    status["jobs"][1]["progress"].update(percent=77.0, bytes=132_000_000, eta=7.0)
+    status["summary"]["running"] = 1
+    write_progress(status, site_dir)
+    expect(bar).to_have_attribute("value", "77.0", timeout=5000)
+    expect(page.locator('[data-progress="documents"] .progress-text')).to_have_text(
+        "77% · 125.9 MiB of 164.7 MiB · 5.0 MiB/s · 7s left"
+    )
+    expect(page.locator("#live")).to_contain_text("Live · updated")
+
+    status["jobs"][1].update(status="succeeded", progress=None)
+    status["jobs"][0].update(
+        status="running",
+        progress={"run": "r", "percent": 5.0, "bytes": 1024, "total_bytes": None, "rate": None, "eta": None},
+    )
+    status["summary"].update(running=1, failures_24h=3)
+    write_progress(status, site_dir)
+    expect(page.locator('[data-progress="db-dump"] progress')).to_have_attribute("value", "5.0", timeout=5000)
+    expect(page.locator('#active-runs [data-job="documents"]')).to_have_count(0)
+    expect(page.locator('[data-stat="failures_24h"]')).to_have_text("3")
+    page.screenshot(path=str(artifacts / "dashboard-live.png"), full_page=True)
+
+    status["jobs"][0].update(status="failed", progress=None)
+    status["summary"]["running"] = 0
+    write_progress(status, site_dir)
+    expect(page.locator("#no-active")).to_be_visible(timeout=5000)
+    expect(page.locator('[data-stat="running"]')).to_have_text("0")
+    assert console_errors == []
+
+
+def test_job_badges_update_in_place(page: Page, live_site, console_errors: list[str]) -> None:  # type: ignore[no-untyped-def]
+    url, site_dir, data = live_site
+    page.goto(f"{url}/jobs/index.html")
+    badges = page.locator('[data-job-badges="documents"]')
+    expect(badges).to_have_text("▶ running")
+    status = _status(data)
+    status["jobs"][1].update(status="failed", progress=None, overdue=True)
+    write_progress(status, site_dir)
+    expect(badges).to_have_text("✗ failed◷ overdue", timeout=5000)
+    expect(badges.locator(".badge.status-failed")).to_have_count(1)
+    assert console_errors == []
+
+
+def test_logs_filter_search_highlight_and_export(
+    page: Page, live_site, artifacts: Path, console_errors: list[str]
+) -> None:  # type: ignore[no-untyped-def]
+    url, _, _ = live_site
+    page.goto(f"{url}/logs.html")
+    lines = page.locator("#log li")
+    visible = page.locator("#log li:visible")
+    total = lines.count()
+    assert total == 51
+    expect(page.locator("#log-count")).to_have_text(f"Showing {total} of {total} lines.")
+
+    page.select_option("#log-job", "db-dump")
+    expect(visible).to_have_count(11)
+    page.fill("#log-search", "permission")
+    expect(visible).to_have_count(1, timeout=3000)  # after the debounce
+    expect(page.locator("#log li:visible mark")).to_have_text(["Permission"])
+    expect(page.locator("#log-count")).to_have_text(f"Showing 1 of {total} lines.")
+    page.screenshot(path=str(artifacts / "logs-search.png"), full_page=True)
+
+    with page.expect_download() as download_info:
+        page.click("#log-export")
+    download = download_info.value
+    assert download.suggested_filename == "backupplan-logs-db-dump.txt"
+    text = Path(download.path()).read_text(encoding="utf-8")
+    assert text == (
+        "2026-11-27T03:30:00Z db-dump [rsync] rsync: [sender] send_files failed to open "
+        '"/home/anna/Pictures/locked.jpg": Permission denied (13)\n'
+    )
+
+    page.select_option("#log-job", "")
+    page.fill("#log-search", "")
+    expect(visible).to_have_count(total, timeout=3000)
+    expect(page.locator("#log mark")).to_have_count(0)
+    assert console_errors == []
+
+
+@pytest.mark.parametrize("relative", PAGES)
+def test_every_page_loads_without_console_errors(
+    page: Page, live_site, artifacts: Path, console_errors: list[str], relative: str
+) -> None:  # type: ignore[no-untyped-def]
+    url, _, _ = live_site
+    response = page.goto(f"{url}/{relative}")
+    assert response is not None and response.status == 200
+    expect(page.locator("#live")).to_contain_text("Live · updated", timeout=5000)
+    name = relative.replace("/", "-").removesuffix(".html")
+    page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
+    page.emulate_media(color_scheme="dark")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(artifacts / f"{name}-phone-dark.png"), full_page=True)
+    assert console_errors == []
+    assert page.evaluate(
+        "document.documentElement.scrollWidth <= window.innerWidth + 1"
+    )  # no sideways scroll
+
+
+def test_opened_as_a_file_the_page_says_live_updates_need_a_server(
+    page: Page, built_site: Path, console_errors: list[str]
+) -> None:
+    page.goto((built_site / "index.html").as_uri())
+    note = page.locator("#live-note")
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("live updates need a web server")
+    expect(note).to_contain_text("reloads every 5 s")
+    expect(page.locator('[data-progress="documents"] progress')).to_have_attribute("value", "42.5")
+    page.goto((built_site / "logs.html").as_uri())
+    expect(page.locator("#log-controls")).to_be_visible()
+    expect(page.locator("#live-note")).to_contain_text("Reload the page to see new lines.")
+    assert console_errors == []
