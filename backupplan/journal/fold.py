@@ -91,12 +91,15 @@ class Folder:
 
     def _job_of(self, record: Raw) -> JobState | None:
         job_id = record.get("job")
-        return self.state.job(job_id) if isinstance(job_id, str) else None
+        found = self.state.jobs.get(job_id)  # type: ignore[arg-type]
+        if found is None and isinstance(job_id, str):
+            found = self.state.job(job_id)
+        return found
 
     @staticmethod
     def _data(record: Raw) -> Raw:
         data = record.get("data")
-        return data if isinstance(data, dict) else {}
+        return data if data.__class__ is dict else {}
 
     def _end(self, job: JobState, summary: RunSummary, status: str, ts: str, data: Raw) -> None:
         summary.status = status
@@ -109,7 +112,11 @@ class Folder:
         summary.files = data.get("files") or 0
         summary.attempts = data.get("attempts") or summary.attempts
         summary.reason = data.get("reason") or _default_reason(status, summary.exit_code)
-        if status != "interrupted":
+        if status == "interrupted":
+            # Keep who the engine child was, so that a later start can stop it if it survived.
+            process = summary.process or {}
+            summary.process = {key: process[key] for key in PROCESS_KEYS if key in process} or None
+        else:
             summary.process = None  # the child is gone: nothing left to stop
         job.runs += 1
         job.bytes += summary.bytes
@@ -145,7 +152,7 @@ class Folder:
     def _run_started(self, record: Raw) -> None:
         job = self._job_of(record)
         run = record.get("run")
-        if job is None or not isinstance(run, str):
+        if job is None or run.__class__ is not str:
             return
         data = self._data(record)
         ts = record["ts"]
@@ -153,18 +160,23 @@ class Folder:
         if previous is not None and previous.run != run:
             # Its owner could not have started a new run while this one was alive: it ended unseen.
             self._end(job, previous, "interrupted", ts, {"reason": INTERRUPTION_REASONS["superseded"]})
-        process = {key: data[key] for key in PROCESS_KEYS if key in data}
-        job.engine = data.get("engine") or job.engine
+        engine = data.get("engine")
+        if engine:
+            job.engine = engine
+        # While it runs, `process` is the run.started data itself: pid, pgid, start_time, boot_id, …
         job.current = RunSummary(
             run, job.id, "running", data.get("trigger"), ts, None, None, None, 0, 0,
-            data.get("attempt") or 1, None, data.get("log"), process or None,
+            data.get("attempt") or 1, None, data.get("log"), data,
         )  # fmt: skip
 
     def _current(self, record: Raw) -> tuple[JobState, RunSummary] | None:
-        job = self._job_of(record)
-        if job is None or job.current is None or job.current.run != record.get("run"):
+        job = self.state.jobs.get(record.get("job"))  # type: ignore[arg-type]
+        if job is None:
             return None
-        return job, job.current
+        current = job.current
+        if current is None or current.run != record.get("run"):
+            return None
+        return job, current
 
     def _run_attempt(self, record: Raw) -> None:
         found = self._current(record)

@@ -60,31 +60,35 @@ class Scanner:
         position = self.offset
         number = self.line
         expected = self.expected
+        end, end_line, scanned = self.end, self.end_line, self.scanned
         pending = self._pending
         on_record = self.on_record
+        decode = decode_line
         for line in lines:
             number += 1
-            record = decode_line(line)
+            record = decode(line)
             if record is None:
                 pending.append((position, number, line))
                 position += len(line) + 1
                 continue
             seq = record["seq"]
-            explained = bool(pending)  # a gap right after damaged lines is reported with them
+            explained = False
             if pending:
+                explained = True  # a gap right after damaged lines is reported with them
                 self._pending_is_damage(seq, expected)
-            if seq == expected and record.get("v") == FORMAT_VERSION and record["type"] != CHECKPOINT:
+            if seq == expected and record["v"] == FORMAT_VERSION and record["type"] != CHECKPOINT:
                 on_record(record)
                 expected = seq + 1
             else:
                 expected = self._unusual(record, position, number, expected, explained)
             position += len(line) + 1
-            self.end = position
-            self.end_line = number
-            self.scanned += 1
+            end = position
+            end_line = number
+            scanned += 1
         self.offset = position
         self.line = number
         self.expected = expected
+        self.end, self.end_line, self.scanned = end, end_line, scanned
         return rest
 
     def _pending_is_damage(self, seq: int, expected: int) -> None:

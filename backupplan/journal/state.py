@@ -7,8 +7,12 @@ records parses no dates; `records.parse_timestamp` turns one into a datetime whe
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any, Literal
+
+import orjson
 
 JobStatusName = Literal[
     "never_run", "running", "succeeded", "warning", "failed", "interrupted", "paused", "removed"
@@ -47,6 +51,20 @@ class RunSummary:
     log: str | None = None
     # pid, pgid, start_time, boot_id of the engine child while running and after an interruption
     process: dict[str, Any] | None = None
+
+
+def run_row(summary: RunSummary) -> list[Any]:
+    """A RunSummary as a compact array (its job is implied): how checkpoints store runs."""
+    return [
+        summary.run, summary.status, summary.trigger, summary.started_at, summary.finished_at,
+        summary.duration, summary.exit_code, summary.bytes, summary.files, summary.attempts,
+        summary.reason, summary.log, summary.process,
+    ]  # fmt: skip
+
+
+def run_from_row(job: str, row: list[Any]) -> RunSummary:
+    """The RunSummary of a `run_row` array."""
+    return RunSummary(row[0], job, *row[1:])
 
 
 @dataclass(slots=True)
@@ -122,11 +140,32 @@ class JobState:
     files: int = 0
     missed_slots: int = 0
     verify: VerifyResult | None = None
-    history: deque[RunSummary] = field(default_factory=deque)  # newest first
+    # The history as a checkpoint stored it (a JSON array of run rows), unpacked on first use:
+    # opening a compacted journal then parses no history that nobody reads.
+    packed_history: str | None = field(default=None, repr=False)
+    _history: deque[RunSummary] | None = field(default=None, repr=False)
 
-    def __post_init__(self) -> None:
-        if self.history.maxlen != self.history_limit:
-            self.history = deque(self.history, maxlen=self.history_limit)
+    @property
+    def history(self) -> deque[RunSummary]:
+        """Run summaries, newest first, at most `history_limit` of them."""
+        if self._history is None:
+            self._history = deque(maxlen=self.history_limit)
+            if self.packed_history is not None:
+                self._history.extend(self._unpack(orjson.loads(self.packed_history)))
+                self.packed_history = None
+        return self._history
+
+    def _unpack(self, rows: Iterable[list[Any]]) -> Iterable[RunSummary]:
+        # The newest run and the newest outcome are already loaded: keep them the same objects.
+        known = {summary.run: summary for summary in (self.last_run, self.last_outcome) if summary}
+        for row in islice(rows, self.history_limit):
+            yield known.get(row[0]) or run_from_row(self.id, row)
+
+    def history_rows(self) -> str:
+        """The history as a JSON array of run rows (what a checkpoint stores)."""
+        if self._history is None and self.packed_history is not None:
+            return self.packed_history
+        return orjson.dumps([run_row(summary) for summary in self.history]).decode()
 
     @property
     def status(self) -> JobStatusName:
@@ -178,11 +217,24 @@ class State:
         return [job.current for _, job in sorted(self.jobs.items()) if job.current is not None]
 
     def recent_runs(self, count: int) -> list[RunSummary]:
-        """The newest `count` runs across all jobs (running ones included), newest first."""
-        runs: list[RunSummary] = []
-        for job in self.jobs.values():
-            if job.current is not None:
-                runs.append(job.current)
-            runs.extend(list(job.history)[:count])
-        runs.sort(key=lambda summary: summary.started_at, reverse=True)
+        """The newest `count` runs across all jobs (running ones included), newest first.
+
+        Jobs are visited newest last run first, and a job's history is read only while it can
+        still hold one of the `count` newest runs.
+        """
+        runs = [job.current for job in self.jobs.values() if job.current is not None]
+        ran = [job for job in self.jobs.values() if job.last_run is not None]
+        ran.sort(key=lambda job: job.last_run.started_at, reverse=True)  # type: ignore[union-attr]
+        for job in ran:
+            if len(runs) >= count:
+                runs.sort(key=_started, reverse=True)
+                del runs[count:]
+                if job.last_run.started_at < runs[-1].started_at:  # type: ignore[union-attr]
+                    break
+            runs.extend(islice(job.history, count))
+        runs.sort(key=_started, reverse=True)
         return runs[:count]
+
+
+def _started(summary: RunSummary) -> str:
+    return summary.started_at

@@ -88,7 +88,7 @@ class Journal:
         keep_runs: int,
         read_only: bool,
         clock: Callable[[], datetime],
-        compact_after: int,
+        compact_after: int | None,
     ) -> None:
         self.state_dir = state_dir
         self.path = state_dir / JOURNAL_FILE
@@ -96,7 +96,7 @@ class Journal:
         self._clock = clock
         self._history_limit = max(keep_runs, MIN_HISTORY)
         self._compact_after = compact_after
-        self._next_compaction = compact_after
+        self._next_compaction = compact_after or 0
         self._mutex = threading.RLock()
         self._lock_fd: int | None = None
         self._lock_depth = 0
@@ -126,15 +126,16 @@ class Journal:
         keep_runs: int = DEFAULT_KEEP_RUNS,
         read_only: bool = False,
         clock: Callable[[], datetime] | None = None,
-        compact_after: int = COMPACT_AFTER_RECORDS,
+        compact_after: int | None = COMPACT_AFTER_RECORDS,
     ) -> Journal:
         """Open (creating it private when missing) the journal of `state_dir`, replay it, repair a
         torn tail, report damage and record interrupted runs.
 
-        `keep_runs` bounds each job's history (never below 100). A `read_only` journal never
-        writes: it reports a torn tail instead of cutting it and shows interrupted runs without
-        recording them. Raise UnwritableError (a StateError) naming the path when the state dir
-        or the journal cannot be created or written.
+        `keep_runs` bounds each job's history (never below 100). The journal compacts itself when
+        `compact_after` records (or 32 MiB) follow the checkpoint; None turns that off. A
+        `read_only` journal never writes: it reports a torn tail instead of cutting it and shows
+        interrupted runs without recording them. Raise UnwritableError (a StateError) naming the
+        path when the state dir or the journal cannot be created or written.
         """
         journal = cls(
             state_dir,
@@ -478,13 +479,13 @@ class Journal:
         self._line = 1
         self._expected = self._state.last_seq + 1
         self._tail_records = 0
-        self._next_compaction = self._compact_after
+        self._next_compaction = self._compact_after or 0
 
     def _maybe_compact(self) -> None:
         """Compact when the tail passed the threshold; a failure here is not the caller's problem
         (its record is already safe), so it is retried only after as many records again."""
         tail_bytes = self._offset - self._tail_start
-        if self.read_only or self._broken is not None:
+        if self.read_only or self._broken is not None or self._compact_after is None:
             return
         if self._tail_records < self._next_compaction and tail_bytes < COMPACT_AFTER_BYTES:
             return
