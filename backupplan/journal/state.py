@@ -170,9 +170,13 @@ class JobState:
     @property
     def status(self) -> JobStatusName:
         """The job's status: running beats removed beats paused beats the last run's outcome."""
+        return self.status_if(removed=self.removed)
+
+    def status_if(self, *, removed: bool) -> JobStatusName:
+        """The job's status when its being removed is decided elsewhere (by the plan file)."""
         if self.current is not None:
             return "running"
-        if self.removed:
+        if removed:
             return "removed"
         if self.paused:
             return "paused"
