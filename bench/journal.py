@@ -68,7 +68,14 @@ def run_records(seq: int, job: str, run: str, ts: str) -> list[dict[str, object]
             type="run.attempt",
             job=job,
             run=run,
-            data={"attempt": 1, "exit_code": 0, "signal": None, "outcome": "ok", "message": "", "retry_in": None},
+            data={
+                "attempt": 1,
+                "exit_code": 0,
+                "signal": None,
+                "outcome": "ok",
+                "message": "",
+                "retry_in": None,
+            },
         ),
         raw_record(
             seq=seq + 2,

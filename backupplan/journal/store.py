@@ -292,7 +292,7 @@ class Journal:
         if self._broken is not None:
             raise StateError(self._broken)
         raw = raw_record(
-            seq=self._state.last_seq + 1,
+            seq=self._expected,
             ts=format_timestamp(self._clock()),
             type=type,
             job=job,
@@ -635,6 +635,8 @@ class Journal:
             self._damage.setdefault(damage.fingerprint, damage)
         self._newer.extend(scanner.newer)
         self._offset, self._line, self._expected = scanner.end, scanner.end_line, scanner.expected
+        # Records kept but not folded (a newer format) still take their sequence numbers.
+        self._state.last_seq = max(self._state.last_seq, self._expected - 1)
         self._tail_records += scanner.scanned
         tail = position - scanner.end
         self._unrepaired_tail = None
