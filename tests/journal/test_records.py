@@ -28,7 +28,7 @@ def test_a_line_is_the_record_then_its_checksum() -> None:
         b'"job":"photos","run":"r1","data":{"bytes":5}'
     )
     assert line == head + b',"crc":"%08x"}\n' % zlib.crc32(head)
-    assert decode_line(line[:-1]) == {**raw, "crc": "%08x" % zlib.crc32(head)}
+    assert decode_line(line[:-1]) == {**raw, "crc": f"{zlib.crc32(head):08x}"}
 
 
 def test_any_changed_byte_makes_the_line_unreadable() -> None:
