@@ -114,7 +114,11 @@ def _load_job(job_id: str, raw: dict[str, Any], history_limit: int) -> JobState:
         raise TypeError(f"the history of {job_id} is not a packed array")
     if raw["verify"] is not None:
         job.verify = VerifyResult(*raw["verify"])
-    for name in ("current", "last_run", "last_outcome"):
-        if raw[name] is not None:
-            setattr(job, name, run_from_row(job_id, raw[name]))
+    if raw["current"] is not None:
+        job.current = run_from_row(job_id, raw["current"])
+    if raw["last_run"] is not None:
+        job.last_run = run_from_row(job_id, raw["last_run"])
+    if raw["last_outcome"] is not None:
+        same = job.last_run is not None and job.last_run.run == raw["last_outcome"][0]
+        job.last_outcome = job.last_run if same else run_from_row(job_id, raw["last_outcome"])
     return job
