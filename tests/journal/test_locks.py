@@ -27,7 +27,7 @@ def test_lock_holder_names_the_process_and_the_time(state_dir: Path) -> None:
     with JobLock(state_dir, "photos") as lock:
         holder = lock_holder(state_dir, "photos")
         assert holder == LockHolder(os.getpid(), lock.since)  # type: ignore[arg-type]
-        pid, since = holder  # type: ignore[misc]
+        _, since = holder  # type: ignore[misc]
         assert abs((datetime.now(UTC) - since).total_seconds()) < 5
     assert lock_holder(state_dir, "photos") is None
     assert (state_dir / "locks" / "photos.lock").read_bytes() == b""
