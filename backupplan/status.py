@@ -54,10 +54,10 @@ def _stamp_or_none(ts: str | None) -> str | None:
 def run_summary(summary: RunSummary) -> dict[str, Any]:
     """Given a RunSummary, return its RunSummary object of the status document."""
     duration = summary.duration
-    if duration is None and summary.finished_at is not None and summary.status != "skipped":
-        duration = (
-            parse_timestamp(summary.finished_at) - parse_timestamp(summary.started_at)
-        ).total_seconds()
+    # An interruption is noticed long after the crash, so its end time says nothing about duration.
+    if duration is None and summary.finished_at is not None and summary.status not in UNTIMED:
+        ended = parse_timestamp(summary.finished_at)
+        duration = (ended - parse_timestamp(summary.started_at)).total_seconds()
     return {
         "run": summary.run,
         "job": summary.job,

@@ -130,3 +130,89 @@ def fast_folder(tmp_path: Path) -> Path:
 
         return Path(tempfile.mkdtemp(dir=shm, prefix="backupplan-test-"))
     return tmp_path / "fast"
+
+
+DEMO_PLAN = """\
+version: 1
+settings:
+  timezone: UTC
+  overdue_grace: 1h
+jobs:
+  photos:
+    description: Family photos to the NAS
+    engine: rsync
+    source: {root}/src
+    destination: {root}/photos
+    schedule: "0 2 * * *"
+  docs:
+    engine: rclone
+    source: {root}/src
+    destination: "remote:docs"
+    schedule: every 6h
+  music:
+    engine: rsync
+    source: {root}/src
+    destination: {root}/music
+  archive:
+    engine: rsync
+    source: {root}/src
+    destination: {root}/archive
+    schedule: "@daily"
+    enabled: false
+  newcomer:
+    engine: rsync
+    source: {root}/src
+    destination: {root}/newcomer
+    schedule: "0 3 * * *"
+"""
+
+
+def demo(root: Path) -> tuple[Path, Path]:
+    """A plan and a journal with one job in every state; return (plan path, state dir).
+
+    At FROZEN (2026-11-28 12:00 UTC): photos succeeded at 02:00 and is on time; docs (every 6h)
+    last succeeded 2 days ago, then failed, and is running now with a progress file; music was
+    interrupted by a crash; archive is disabled; newcomer was never run; old is in the journal
+    only (removed from the plan).
+    """
+    (root / "src").mkdir(parents=True, exist_ok=True)
+    plan = root / "backups.yaml"
+    plan.write_text(DEMO_PLAN.format(root=root))
+    state_dir = root / ".backupplan"
+    clock = Clock(datetime(2026, 11, 26, 9, 0, tzinfo=UTC))
+    with Journal.open(state_dir, clock=clock) as journal:
+        jobs = ["photos", "docs", "music", "archive", "newcomer", "old"]
+        journal.append("plan.applied", data={"digest": "sha256:old", "path": str(plan), "jobs": jobs})
+        clock.now = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+        run_once(journal, "old", "20261126T100000Z-0001", clock, size=5000, files=50, trigger="manual")
+        run_once(journal, "docs", "20261126T110000Z-0002", clock, size=7000, files=7)
+        clock.now = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+        journal.append(
+            "plan.applied",
+            data={"digest": "sha256:new", "path": str(plan), "jobs": jobs[:5], "removed": ["old"]},
+        )
+        clock.now = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
+        run_once(journal, "photos", "20261128T020000Z-3f9a", clock, size=1048576, files=12)
+        clock.now = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
+        run_once(
+            journal, "docs", "20261128T060000Z-0003", clock, status="failed", exit_code=7, size=0, files=0
+        )
+        journal.append("verify.finished", job="photos", run="20261128T020000Z-3f9a",
+                       data={"status": "ok", "differences": 0})  # fmt: skip
+        clock.now = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+        journal.append("run.started", job="music", run="20261128T090000Z-0004",
+                       data={"trigger": "manual", "engine": "rsync", "pid": 4343})  # fmt: skip
+    clock.now = datetime(2026, 11, 28, 11, 0, tzinfo=UTC)
+    with Journal.open(state_dir, clock=clock) as journal:  # finds music's run without an owner
+        clock.now = datetime(2026, 11, 28, 11, 58, tzinfo=UTC)
+        journal.append("run.started", job="docs", run="20261128T115800Z-0005",
+                       data={"trigger": "schedule", "engine": "rclone", "pid": os.getpid(),
+                             "log": "logs/docs/20261128T115800Z-0005.log"})  # fmt: skip
+    progress = state_dir / "progress"
+    progress.mkdir(mode=0o700)
+    (progress / "docs.json").write_text(
+        '{"run": "20261128T115800Z-0005", "attempt": 1, "percent": 42.5, "bytes": 1048576,'
+        ' "total_bytes": 2097152, "rate": 5242880.0, "eta": 12.0, "files": 3,'
+        ' "updated_at": "2026-11-28T11:59:59Z"}'
+    )
+    return plan, state_dir
