@@ -6,6 +6,7 @@ from __future__ import annotations
 from backupplan.journal.files import UnwritableError
 from backupplan.journal.health import JournalHealth, JournalProblem
 from backupplan.journal.locks import DAEMON_LOCK, JobLock, LockHolder, StateLock, lock_holder
+from backupplan.journal.reader import JOURNAL_FILE
 from backupplan.journal.records import FORMAT_VERSION, Record, new_run_id
 from backupplan.journal.state import (
     AppliedPlan,
@@ -15,13 +16,7 @@ from backupplan.journal.state import (
     State,
     VerifyResult,
 )
-from backupplan.journal.store import (
-    COMPACT_AFTER_RECORDS,
-    DEFAULT_KEEP_RUNS,
-    JOURNAL_FILE,
-    Journal,
-    RepairReport,
-)
+from backupplan.journal.store import COMPACT_AFTER_RECORDS, DEFAULT_KEEP_RUNS, Journal, RepairReport
 
 __all__ = [
     "COMPACT_AFTER_RECORDS",
