@@ -128,6 +128,7 @@ class Journal(JournalFile):
                 ensure_private_dir(self.state_dir)
             except StateError as error:
                 raise UnwritableError(str(error)) from None
+            _refuse_shared(self.state_dir)
             remove_stale_temporaries(self.state_dir)
             self._lock_fd = open_private(self.state_dir / LOCK_FILE, os.O_RDWR)[0]
             self._fd = open_private(self.path, os.O_RDWR | os.O_APPEND)[0]
@@ -448,6 +449,18 @@ class Journal(JournalFile):
             self._compact_locked()
         except StateError:
             self._next_compaction = self._tail_records + self._compact_after
+
+
+def _refuse_shared(state_dir: Path) -> None:
+    """Refuse a state dir that others may write to (and that is not ours to tighten): whoever can
+    write there can forge journal records or hold our locks."""
+    status = state_dir.stat()
+    if status.st_mode & 0o022:
+        raise StateError(
+            f"the state dir {state_dir} can be written by other users (mode "
+            f"{status.st_mode & 0o777:o}, owner uid {status.st_uid}); make it yours and private "
+            f"(chown and chmod 700) or set settings.state_dir to another folder"
+        )
 
 
 def _raise_no_space() -> int:

@@ -245,3 +245,12 @@ def test_open_or_read_only_lists_unwritable(tmp_path: Path, clock: Clock) -> Non
         (problem,) = journal.health.problems
         assert problem.kind == "unwritable"
         assert str(blocker / "state") in problem.message
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give the folder away")
+def test_a_shared_state_dir_owned_by_someone_else_is_refused(state_dir: Path, clock: Clock) -> None:
+    state_dir.mkdir()
+    os.chmod(state_dir, 0o777)
+    os.chown(state_dir, 65534, 65534)
+    with pytest.raises(StateError, match="can be written by other users"):
+        Journal.open(state_dir, clock=clock)
