@@ -34,6 +34,7 @@ def journal_lines(state_dir: Path) -> dict[int, bytes]:
     for line in lines(state_dir):
         raw = decode_line(line[:-1])
         assert raw is not None, line[:200]
+        assert raw["seq"] not in found, raw["seq"]
         found[raw["seq"]] = line
     assert sorted(found) == list(range(min(found, default=1), min(found, default=1) + len(found)))
     return found
