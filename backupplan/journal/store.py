@@ -162,7 +162,9 @@ class Journal(JournalFile):
 
     @property
     def state(self) -> State:
-        """The folded state as of the last read; updated in place by append and refresh."""
+        """The folded state as of the last read; updated in place by append and refresh. Read it
+        through this property each time: a reload (after two compactions elsewhere between two
+        reads, or a journal cut shorter by hand) replaces the object."""
         return self._state
 
     @property
