@@ -146,6 +146,17 @@ def cron(plan_path: str, log: str | None) -> int:
     return cron_command(plan_path, log=log)
 
 
+def state_dir_option(function: F) -> F:
+    """Add `--state-dir DIR`: read that state dir alone, without the plan."""
+    return click.option(
+        "--state-dir",
+        "state_dir",
+        default=None,
+        metavar="DIR",
+        help="Read this state dir alone (the plan is not read; no schedules or descriptions).",
+    )(function)
+
+
 @cli.group(context_settings=CONTEXT)
 def site() -> None:
     """The static status site (written after every event)."""
@@ -176,6 +187,79 @@ def site_serve(port: int, directory: str | None, plan_path: str) -> int:
     from backupplan.commands.site import site_serve_command
 
     return site_serve_command(plan_path, directory, port)
+
+
+@cli.command(context_settings=CONTEXT)
+@plan_option
+@state_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print the status document (see docs/status-json.md).")
+def status(plan_path: str, state_dir: str | None, as_json: bool) -> int:
+    """Show every job: status, last run, last success, next run and bytes, then journal problems.
+
+    Jobs of the plan that never ran show `never run`; jobs in the journal but no longer in the
+    plan show `removed`. Exits 0, or 1 when the plan is invalid or the state dir cannot be
+    written. The --json document is a versioned contract for monitoring and the site.
+
+    \b
+    Examples:
+      backupplan status
+      backupplan status --json | jq '.jobs[] | select(.overdue)'
+    """
+    from backupplan.commands.status import status_command
+
+    return status_command(plan_path, state_dir=state_dir, as_json=as_json)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("job", metavar="JOB")
+@plan_option
+@state_dir_option
+@click.option(
+    "-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Runs to show."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
+def history(job: str, plan_path: str, state_dir: str | None, limit: int, as_json: bool) -> int:
+    """Show JOB's runs, newest first: status, start, duration, bytes, files, exit code, attempts
+    and the reason of anything but a plain success.
+
+    \b
+    Examples:
+      backupplan history photos
+      backupplan history photos --limit 100 --json
+    """
+    from backupplan.commands.history import history_command
+
+    return history_command(plan_path, job, state_dir=state_dir, limit=limit, as_json=as_json)
+
+
+@cli.group(context_settings=CONTEXT)
+def journal() -> None:
+    """Look after the state journal by hand (it repairs torn writes and compacts itself)."""
+
+
+@journal.command(context_settings=CONTEXT)
+@plan_option
+@state_dir_option
+def repair(plan_path: str, state_dir: str | None) -> int:
+    """Drop damaged lines that `status` reports, once you have looked at the copy kept aside.
+
+    Every intact record stays; the journal is rewritten as a checkpoint of its state and a
+    `journal.repaired` record notes what was dropped. The copies made when the damage was found
+    stay where they are.
+    """
+    from backupplan.commands.journal import repair_command
+
+    return repair_command(plan_path, state_dir=state_dir)
+
+
+@journal.command(context_settings=CONTEXT)
+@plan_option
+@state_dir_option
+def compact(plan_path: str, state_dir: str | None) -> int:
+    """Replace the journal by a checkpoint of its state now (it also happens automatically)."""
+    from backupplan.commands.journal import compact_command
+
+    return compact_command(plan_path, state_dir=state_dir)
 
 
 def main(argv: list[str] | None = None) -> NoReturn:

@@ -1,0 +1,191 @@
+"""`backupplan status [--json]`: every job with its status, last run, last success and next run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+import orjson
+
+from backupplan.units import format_duration, format_size
+
+STATUS_NAMES = (
+    "running", "succeeded", "warning", "failed", "interrupted", "paused", "never_run", "removed",
+)  # fmt: skip
+
+if TYPE_CHECKING:
+    from backupplan.journal import Journal
+    from backupplan.plan.load import LoadedPlan
+
+
+@dataclass(frozen=True)
+class StateLocation:
+    """Where the state is, and the plan it came from (None with --state-dir)."""
+
+    plan: LoadedPlan | None
+    state_dir: Path
+    keep_runs: int
+
+    @property
+    def timezone(self) -> tzinfo:
+        return self.plan.timezone if self.plan is not None else UTC
+
+    def open_journal(self) -> Journal:
+        """Open the journal; when it cannot be written, read it and list an `unwritable` problem."""
+        from backupplan.journal import Journal
+
+        return Journal.open_or_read_only(self.state_dir, keep_runs=self.keep_runs)
+
+
+def locate_state(plan_path: str, state_dir: str | None) -> StateLocation:
+    """Given -p/--plan and --state-dir, return the StateLocation; raise PlanError for a bad plan.
+
+    With --state-dir the plan is not read at all: the journal alone is shown.
+    """
+    from backupplan.journal import DEFAULT_KEEP_RUNS
+
+    if state_dir is not None:
+        return StateLocation(None, Path(state_dir).expanduser().absolute(), DEFAULT_KEEP_RUNS)
+    from backupplan.plan.load import load_plan
+
+    plan = load_plan(plan_path)
+    return StateLocation(plan, plan.state_dir, plan.plan.settings.log_retention.runs)
+
+
+def status_command(
+    plan_path: str, *, state_dir: str | None, as_json: bool, now: datetime | None = None
+) -> int:
+    """Print the status table (or the JSON document); return 1 when the state dir cannot be
+    written (the table is still printed), else 0."""
+    from backupplan.status import build_status
+
+    location = locate_state(plan_path, state_dir)
+    with location.open_journal() as journal:
+        document = build_status(
+            journal.state,
+            journal.health,
+            plan=location.plan,
+            now=now or datetime.now(UTC),
+            progress_dir=location.state_dir / "progress",
+        )
+    if as_json:
+        click.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())
+    else:
+        click.echo(render_status(document, location.timezone))
+    unwritable = any(problem["kind"] == "unwritable" for problem in document["journal"]["problems"])
+    return 1 if unwritable else 0
+
+
+def local_time(stamp: str | None, zone: tzinfo) -> str:
+    """Given an RFC 3339 UTC stamp, return `2026-11-28 03:00` in `zone`, or `-`."""
+    if stamp is None:
+        return "-"
+    return datetime.fromisoformat(stamp).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """Left-aligned columns, two spaces apart, no trailing spaces."""
+    widths = [max(len(row[index]) for row in [header, *rows]) for index in range(len(header))]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]
+
+
+def _status_text(job: dict[str, Any]) -> str:
+    text = str(job["status"]).replace("_", " ")
+    if job["overdue"]:
+        text += ", overdue"
+    if not job["enabled"] and job["status"] != "removed":
+        text += " (disabled)"
+    return text
+
+
+def _last_run_text(job: dict[str, Any], zone: tzinfo) -> str:
+    run = job["last_run"]
+    if run is None:
+        return "-"
+    text = local_time(run["started_at"], zone)
+    if run["status"] == "running":
+        return text + " (running)"
+    if run["status"] != job["status"]:
+        text += f" {run['status'].replace('_', ' ')}"
+    if run["duration"] is not None:
+        text += f" ({format_duration(run['duration'])})"
+    return text
+
+
+def _next_run_text(job: dict[str, Any], zone: tzinfo) -> str:
+    if job["next_run"] is not None:
+        return local_time(job["next_run"], zone)
+    if job["status"] == "removed":
+        return "-"
+    if job["schedule"] is None:
+        return "manual"
+    return "paused" if job["paused"] else "disabled" if not job["enabled"] else "-"
+
+
+def render_status(document: dict[str, Any], zone: tzinfo) -> str:
+    """Given the status document, return the human table with its summary and journal problems."""
+    jobs = document["jobs"]
+    lines: list[str] = []
+    if jobs:
+        rows = [
+            [
+                job["id"],
+                _status_text(job),
+                _last_run_text(job, zone),
+                local_time(job["last_success"], zone) if job["last_success"] else "never",
+                _next_run_text(job, zone),
+                format_size(job["bytes"]),
+            ]
+            for job in jobs
+        ]
+        lines += table(["JOB", "STATUS", "LAST RUN", "LAST SUCCESS", "NEXT RUN", "BYTES"], rows)
+        lines.append("")
+    summary = document["summary"]
+    counted = [
+        f"{summary[name]} {name.replace('_', ' ')}"
+        for name in (
+            "running",
+            "succeeded",
+            "warning",
+            "failed",
+            "interrupted",
+            "paused",
+            "never_run",
+            "removed",
+        )
+        if summary[name]
+    ]
+    if summary["overdue"]:
+        counted.append(f"{summary['overdue']} overdue")
+    plural = "s" if summary["jobs"] != 1 else ""
+    lines.append(
+        f"{summary['jobs']} job{plural}"
+        + (": " + ", ".join(counted) if counted else "")
+        + f". Times in {zone}."
+    )
+    pending = [item for item in document["interruptions"] if item["handled"] == "pending"]
+    for item in pending:
+        lines.append(
+            f"Interrupted by a crash: {item['job']} (run {item['run']}); "
+            "`backupplan recover` resumes or dismisses it."
+        )
+    journal = document["journal"]
+    health = "healthy" if journal["healthy"] else "NOT HEALTHY"
+    lines.append(f"Journal: {journal['records']} records, {health}.")
+    for problem in journal["problems"]:
+        text = f"  {problem['kind'].replace('_', ' ')}: {problem['message']}"
+        if problem["quarantine"]:
+            text += f" (copy kept at {problem['quarantine']})"
+        lines.append(text)
+    if not journal["healthy"]:
+        lines.append(
+            "  Backups go on. Once the copy is looked at, `backupplan journal repair` drops the "
+            "damaged lines (an upgrade is the fix for records of a newer format)."
+        )
+    return "\n".join(lines)

@@ -1,0 +1,164 @@
+"""The status document (docs/status-json.md), built from a journal with a job in every state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backupplan.journal import JobLock, Journal
+from backupplan.plan.load import load_plan
+from backupplan.status import build_status
+from tests.journal.helpers import FROZEN, demo
+
+
+@pytest.fixture
+def document(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    plan_path, state_dir = demo(tmp_path)
+    plan = load_plan(plan_path)
+    with JobLock(state_dir, "docs"), Journal.open(state_dir) as journal:  # docs' runner is alive
+        yield build_status(
+            journal.state, journal.health, plan=plan, now=FROZEN, progress_dir=state_dir / "progress"
+        )
+
+
+def by_id(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {job["id"]: job for job in document["jobs"]}
+
+
+def test_top_level_and_summary(document: dict[str, Any], tmp_path: Path) -> None:
+    assert list(document) == [
+        "format", "generated_at", "backupplan_version", "plan", "journal", "summary", "jobs",
+        "recent_runs", "interruptions",
+    ]  # fmt: skip
+    assert document["format"] == 1
+    assert document["generated_at"] == "2026-11-28T12:00:00Z"
+    plan = document["plan"]
+    assert plan["path"] == str(tmp_path / "backups.yaml")
+    assert plan["digest"].startswith("sha256:")
+    assert (plan["applied_at"], plan["applied_digest"]) == ("2026-11-27T09:00:00Z", "sha256:new")
+    assert document["journal"] == {"records": 18, "last_seq": 18, "healthy": True, "problems": []}
+    assert document["summary"] == {
+        "jobs": 6, "running": 1, "succeeded": 1, "warning": 0, "failed": 0, "interrupted": 1,
+        "paused": 0, "never_run": 2, "removed": 1, "disabled": 1, "overdue": 2,
+        "bytes_total": 1048576 + 7000 + 5000, "failures_24h": 1,
+    }  # fmt: skip
+    assert [job["id"] for job in document["jobs"]] == [
+        "archive",
+        "docs",
+        "music",
+        "newcomer",
+        "old",
+        "photos",
+    ]
+
+
+def test_a_succeeded_cron_job(document: dict[str, Any]) -> None:
+    assert by_id(document)["photos"] == {
+        "id": "photos",
+        "description": "Family photos to the NAS",
+        "engine": "rsync",
+        "enabled": True,
+        "status": "succeeded",
+        "overdue": False,
+        "paused": False,
+        "schedule": "0 2 * * *",
+        "next_run": "2026-11-29T02:00:00Z",
+        "last_run": {
+            "run": "20261128T020000Z-3f9a",
+            "job": "photos",
+            "status": "succeeded",
+            "reason": None,
+            "trigger": "schedule",
+            "started_at": "2026-11-28T02:00:00Z",
+            "finished_at": "2026-11-28T02:00:41Z",
+            "duration": 41.0,
+            "exit_code": 0,
+            "bytes": 1048576,
+            "files": 12,
+            "attempts": 1,
+            "log": "logs/photos/20261128T020000Z-3f9a.log",
+        },
+        "last_success": "2026-11-28T02:00:41Z",
+        "runs": 1,
+        "failures": 0,
+        "bytes": 1048576,
+        "files": 12,
+        "progress": None,
+        "verify": {
+            "status": "ok",
+            "at": "2026-11-28T06:00:41Z",
+            "differences": 0,
+            "run": "20261128T020000Z-3f9a",
+        },
+    }
+
+
+def test_a_running_overdue_interval_job_with_progress(document: dict[str, Any]) -> None:
+    docs = by_id(document)["docs"]
+    assert (docs["status"], docs["overdue"]) == ("running", True)  # last success 2 days ago, every 6h
+    assert docs["next_run"] == "2026-11-28T17:58:00Z"  # its current start plus 6h
+    assert docs["last_run"]["status"] == "running"
+    assert docs["last_run"]["finished_at"] is None
+    assert docs["progress"]["percent"] == 42.5
+    assert (docs["runs"], docs["failures"], docs["last_success"]) == (2, 1, "2026-11-26T10:01:22Z")
+
+
+def test_interrupted_never_run_disabled_and_removed(document: dict[str, Any]) -> None:
+    jobs = by_id(document)
+    assert jobs["music"]["status"] == "interrupted"
+    assert jobs["music"]["schedule"] is None and jobs["music"]["next_run"] is None
+    assert jobs["music"]["last_run"]["reason"] == (
+        "interrupted: backupplan stopped before the run ended (crash or power cut)"
+    )
+    assert document["interruptions"] == [
+        {
+            "job": "music",
+            "run": "20261128T090000Z-0004",
+            "detected_at": "2026-11-28T11:00:00Z",
+            "handled": "pending",
+        }
+    ]
+    assert (jobs["newcomer"]["status"], jobs["newcomer"]["next_run"]) == ("never_run", "2026-11-29T03:00:00Z")
+    # first applied on the 26th at 09:00, due the 27th at 03:00 (+1h grace), never succeeded
+    assert jobs["newcomer"]["overdue"] is True
+    assert (jobs["archive"]["enabled"], jobs["archive"]["next_run"]) == (False, None)
+    assert (jobs["old"]["status"], jobs["old"]["enabled"], jobs["old"]["runs"]) == ("removed", False, 1)
+    assert jobs["old"]["engine"] == "rsync"
+
+
+def test_recent_runs_newest_first(document: dict[str, Any]) -> None:
+    assert [(run["job"], run["status"]) for run in document["recent_runs"]] == [
+        ("docs", "running"),
+        ("music", "interrupted"),
+        ("docs", "failed"),
+        ("photos", "succeeded"),
+        ("docs", "succeeded"),
+        ("old", "succeeded"),
+    ]
+
+
+def test_without_a_plan_the_journal_alone(tmp_path: Path) -> None:
+    _, state_dir = demo(tmp_path)
+    with JobLock(state_dir, "docs"), Journal.open(state_dir) as journal:
+        document = build_status(journal.state, journal.health, plan=None, now=FROZEN, progress_dir=None)
+    assert document["plan"] is None
+    jobs = by_id(document)
+    assert jobs["old"]["status"] == "removed"  # from the last plan.applied
+    assert jobs["photos"]["schedule"] is None and jobs["photos"]["next_run"] is None
+    assert jobs["docs"]["progress"] is None
+    assert "newcomer" in jobs and jobs["newcomer"]["status"] == "never_run"
+
+
+def test_a_stale_progress_file_is_ignored(tmp_path: Path) -> None:
+    _, state_dir = demo(tmp_path)
+    (state_dir / "progress" / "docs.json").write_text('{"run": "an-earlier-run", "percent": 99}')
+    with JobLock(state_dir, "docs"), Journal.open(state_dir) as journal:
+        document = build_status(
+            journal.state, journal.health, plan=None, now=datetime(2026, 11, 28, 12, tzinfo=FROZEN.tzinfo),
+            progress_dir=state_dir / "progress",
+        )  # fmt: skip
+    assert by_id(document)["docs"]["progress"] is None
