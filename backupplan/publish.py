@@ -1,0 +1,160 @@
+"""Publishing: gather the plan, the journal's state and the tool check into the site's input, and
+keep the site current while runs happen.
+
+The site package only ever sees plain data; this module is where the state's classes become that
+data (the status document of docs/status-json.md, run summaries, masked configs).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from backupplan.plan.model import Settings
+
+if TYPE_CHECKING:
+    from backupplan.journal import Journal
+    from backupplan.plan.load import LoadedPlan
+    from backupplan.site.build import BuildReport
+    from backupplan.site.data import SiteInput, ToolCheck
+
+NEXT_RUNS_SHOWN = 5
+
+
+def status_document(loaded: LoadedPlan, journal: Journal, now: datetime) -> dict[str, Any]:
+    """The status document for the plan's state, progress files included."""
+    from backupplan.status import build_status
+
+    return build_status(
+        journal.state, journal.health, plan=loaded, now=now, progress_dir=loaded.state_dir / "progress"
+    )
+
+
+def site_input(
+    loaded: LoadedPlan, journal: Journal, *, now: datetime, tools: list[ToolCheck] | None = None
+) -> SiteInput:
+    """Given the plan, an open journal and the time, return everything a site build needs."""
+    from backupplan.schedule import parse_schedule
+    from backupplan.site.data import JobInput, SiteInput, SitePaths
+    from backupplan.status import run_summary
+
+    status = status_document(loaded, journal, now)
+    normalized = loaded.normalized()
+    state = journal.state
+    jobs: dict[str, JobInput] = {}
+    for entry in status["jobs"]:
+        job_id = entry["id"]
+        plan_job = loaded.jobs.get(job_id)
+        next_runs: list[str] = []
+        if plan_job is not None and plan_job.schedule and plan_job.enabled and not entry["paused"]:
+            schedule = parse_schedule(plan_job.schedule, loaded.timezone)
+            start = datetime.fromisoformat(entry["next_run"]) if entry["next_run"] else now
+            times = [start, *schedule.next_runs(loaded.timezone, start, NEXT_RUNS_SHOWN - 1)]
+            next_runs = [moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") for moment in times]
+        job_state = state.jobs.get(job_id)
+        history = [run_summary(summary) for summary in job_state.history] if job_state is not None else []
+        jobs[job_id] = JobInput(
+            id=job_id, config=normalized["jobs"].get(job_id), next_runs=next_runs, history=history
+        )
+    applied = state.plan
+    return SiteInput(
+        now=now,
+        status=status,
+        paths=SitePaths(
+            state_dir=str(loaded.state_dir),
+            site_dir=str(loaded.site_dir),
+            plan_path=str(loaded.path),
+            plan_digest=loaded.digest,
+            applied_at=status["plan"]["applied_at"] if status["plan"] else None,
+            applied_digest=applied.digest if applied is not None else None,
+        ),
+        jobs=jobs,
+        settings=normalized["settings"],
+        default_settings=Settings().model_dump(mode="json"),
+        tools=tools if tools is not None else tool_checks(),
+        refresh=loaded.plan.settings.refresh,
+        log_lines=500,
+    )
+
+
+def tool_checks() -> list[ToolCheck]:
+    """Is each engine's program installed, and which version (the site shows it, doctor checks it)."""
+    import shutil
+
+    from backupplan.engines import ENGINES
+    from backupplan.site.data import ToolCheck
+
+    checks = []
+    for name, engine in ENGINES.items():
+        path = shutil.which(name)
+        if path is None:
+            checks.append(ToolCheck(name, None, None, False, f"{name} is not installed (apt-get install {name})"))
+            continue
+        version = engine.version()
+        checks.append(ToolCheck(name, path, version, version is not None,
+                                None if version else f"{path} --version failed"))
+    return checks
+
+
+def build(loaded: LoadedPlan, journal: Journal, *, now: datetime | None = None) -> BuildReport:
+    """Rebuild the whole site now."""
+    from backupplan.site.build import build_site
+
+    data = site_input(loaded, journal, now=now or datetime.now(UTC))
+    return build_site(data, loaded.site_dir)
+
+
+class Publisher:
+    """Keeps one plan's site current from a runner or daemon: `event()` after every journal event
+    (rebuilds what the named jobs affect), `progress()` on progress ticks (status.json only, at most
+    once a second). Never raises: a site that cannot be written must not stop a backup; the problem
+    is reported through `on_error` once per distinct message."""
+
+    def __init__(
+        self, loaded: LoadedPlan, journal: Journal, *, on_error: Callable[[str], None] | None = None
+    ) -> None:
+        from backupplan.site.updater import SiteUpdater
+
+        self.loaded = loaded
+        self.journal = journal
+        self._tools: list[ToolCheck] | None = None
+        self._updater = SiteUpdater(loaded.site_dir)
+        self._on_error = on_error
+        self._reported: set[str] = set()
+        self._lock = threading.Lock()
+
+    def _tool_list(self) -> list[ToolCheck]:
+        if self._tools is None:
+            self._tools = tool_checks()
+        return self._tools
+
+    def event(self, changed_jobs: Iterable[str] | None = None) -> None:
+        try:
+            with self._lock:
+                self.journal.refresh()
+                data = site_input(self.loaded, self.journal, now=datetime.now(UTC), tools=self._tool_list())
+            self._updater.event(data, changed_jobs=changed_jobs)
+        except Exception as error:  # the site must never stop a backup
+            self._report(f"the status site could not be updated in {self.loaded.site_dir}: {error}")
+
+    def progress(self) -> None:
+        try:
+            with self._lock:
+                document = status_document(self.loaded, self.journal, datetime.now(UTC))
+            self._updater.progress(document)
+        except Exception as error:
+            self._report(f"the status site's status.json could not be updated: {error}")
+
+    def close(self) -> None:
+        try:
+            self._updater.close()
+        except Exception as error:
+            self._report(f"the status site could not be updated: {error}")
+
+    def _report(self, message: str) -> None:
+        if message not in self._reported and self._on_error is not None:
+            self._reported.add(message)
+            self._on_error(message)
+
