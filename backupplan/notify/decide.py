@@ -4,14 +4,16 @@ Notifications are about runs, never about attempts: a run that fails twice and s
 attempt is one succeeded run. The rules (docs/notifications.md tells users the same):
 
 - `failure`: a run that ends `failed` or `timed_out` when the job's failure streak has not been
-  reported yet. Further failed runs of the same streak stay quiet, except for a reminder once
-  `reminder_interval` (default 24 h) has passed since the last failure message of the streak.
+  reported yet. Further failed runs of the same streak stay quiet, except for a reminder once a
+  day: when `reminder_interval` (23 h, so that a nightly job whose run time wobbles is reminded
+  every night) has passed since the streak's last failure message, the next failed run sends it
+  again — or the daemon's overdue check, when no run finished for that long either.
 - `recovery`: the first `succeeded` or `warning` run after a failure streak, or after an overdue
   message.
 - `success`: every `succeeded` or `warning` run (sent only to targets that ask for it).
 - `overdue`: once per overdue episode, when the daemon finds the job overdue; not again until a run
-  has succeeded. While a reported failure streak goes on and runs keep finishing, overdue stays
-  quiet: the failure message (and its daily reminder) already says the backup is not happening.
+  has succeeded. Not while a reported failure streak is open: the failure message and its daily
+  reminder already say that backups are not being made.
 - `interrupted`: a run that ended `interrupted`, or that a crash interrupted (found at start-up).
 - `skipped` runs (the network did not answer, …) send nothing and change nothing: a job that keeps
   skipping becomes overdue, and that is reported.
@@ -32,7 +34,7 @@ from backupplan.plan.model import NotifyEvent
 
 FAILED_STATUSES = frozenset({"failed", "timed_out"})
 OK_STATUSES = frozenset({"succeeded", "warning"})
-REMINDER_INTERVAL = 86400.0
+REMINDER_INTERVAL = 23 * 3600.0
 EVENTS: tuple[str, ...] = get_args(NotifyEvent)
 
 
@@ -188,32 +190,39 @@ def decide_overdue(
     last_success: datetime | None,
     reminder_interval: float = REMINDER_INTERVAL,
 ) -> Decision:
-    """Given a job the daemon found overdue, return the overdue notice unless it is not due.
+    """Given a job the daemon found overdue, return the overdue notice once per episode.
 
-    Not due when this episode was already reported, or when a reported failure streak goes on with
-    a run finished less than `reminder_interval` ago (the failure messages cover it).
+    While a reported failure streak is open, return nothing, or the streak's daily reminder when
+    neither a failure message nor a finished run came for `reminder_interval`: the failing job's
+    runs have stopped, so no failed run will send the reminder.
     """
+    if state.failing_since is not None and state.failure_sent_at is not None:
+        if (
+            _elapsed(state.failure_sent_at, now) < reminder_interval
+            or _elapsed(state.last_finished_at, now) < reminder_interval
+        ):
+            return Decision((), state)
+        detail = None
+        if state.last_finished_at is not None:
+            detail = f"the last run finished at {format_time(state.last_finished_at)}"
+        reminder = Notice(
+            "failure",
+            job,
+            now,
+            reminder=True,
+            failed_runs=state.failed_runs,
+            failing_since=state.failing_since,
+            last_success=last_success,
+            detail=detail,
+        )
+        return _decided(state, [reminder])
     if state.overdue_sent_at is not None:
-        return Decision((), state)
-    if (
-        state.failure_sent_at is not None
-        and state.last_finished_at is not None
-        and _elapsed(state.last_finished_at, now) < reminder_interval
-    ):
         return Decision((), state)
     if last_success is None:
         detail = "it has never succeeded"
     else:
         detail = f"no successful run since {format_time(last_success)}"
-    notice = Notice(
-        "overdue",
-        job,
-        now,
-        last_success=last_success,
-        failed_runs=state.failed_runs,
-        failing_since=state.failing_since,
-        detail=detail,
-    )
+    notice = Notice("overdue", job, now, last_success=last_success, detail=detail)
     return _decided(state, [notice])
 
 

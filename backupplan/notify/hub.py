@@ -35,6 +35,10 @@ from backupplan.notify.send import DELIVERY_TIMEOUT, deliver, plan_targets
 from backupplan.plan.model import Plan
 from backupplan.secrets import mask
 
+# How long a command that exits (`run`, `apply`) waits for queued notifications: enough for the
+# three tries of a slow target, short enough that a dead network never hangs cron.
+EXIT_FLUSH_TIMEOUT = 30.0
+
 
 @dataclass(frozen=True)
 class Sent:

@@ -81,7 +81,7 @@ def render(notice: Notice, *, host: str, site_url: str | None = None) -> Message
         lines.append(f"Transferred: {transferred}")
     if notice.event in ("failure", "recovery", "overdue") and notice.failing_since is not None:
         lines.append(f"Failing since: {_when(notice.failing_since)} ({_runs(notice.failed_runs)})")
-    if notice.event == "overdue":
+    if notice.event == "overdue" or (notice.event == "failure" and notice.run is None):
         last = _when(notice.last_success) if notice.last_success else "never"
         lines.append(f"Last success: {last}")
     if run.get("log"):
@@ -133,6 +133,8 @@ def _status_line(notice: Notice, status: str) -> str:
         return f"overdue: {notice.detail}" if notice.detail else "overdue"
     if notice.event == "interrupted":
         return f"interrupted: {notice.detail}" if notice.detail else "interrupted"
+    if notice.run is None and notice.detail:
+        return f"failing: {notice.detail}"
     text = status or notice.event
     reason = (notice.run or {}).get("reason")
     if reason:

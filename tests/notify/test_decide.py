@@ -140,13 +140,32 @@ def test_overdue_once_per_episode_and_again_after_a_success() -> None:
     assert later.notices[0].detail == "no successful run since 2026-12-02T02:00:00Z"
 
 
-def test_overdue_is_quiet_while_a_reported_streak_still_runs() -> None:
+def test_a_reported_streak_reminds_instead_of_overdue() -> None:
     failing = decide_run(NotifyState(), run("failed", START)).state
     assert events(decide_overdue(failing, "photos", now=START + timedelta(hours=1), last_success=None)) == []
-    # no run finished for a day: the runs stopped, so the overdue message goes out
-    stale = decide_overdue(failing, "photos", now=START + timedelta(hours=25), last_success=None)
-    assert events(stale) == ["overdue"]
-    assert stale.notices[0].failed_runs == 1
+    # runs go on (a failed run 22 hours after the message): the runs will send the reminder
+    going_on = decide_run(failing, run("failed", START + timedelta(hours=22), 2)).state
+    assert (
+        events(decide_overdue(going_on, "photos", now=START + timedelta(hours=23), last_success=None)) == []
+    )
+    # the runs stopped: the daemon's check sends the daily reminder, never an overdue message
+    later = decide_overdue(failing, "photos", now=START + timedelta(hours=23), last_success=None)
+    (reminder,) = later.notices
+    assert (reminder.event, reminder.reminder, reminder.run) == ("failure", True, None)
+    assert (reminder.failed_runs, reminder.failing_since) == (1, START)
+    assert reminder.detail == "the last run finished at 2026-11-28T02:00:00Z"
+    assert later.state.failure_sent_at == START + timedelta(hours=23)
+    assert later.state.overdue_sent_at is None
+    assert (
+        events(decide_overdue(later.state, "photos", now=START + timedelta(hours=30), last_success=None))
+        == []
+    )
+
+
+def test_a_nightly_job_is_reminded_every_night_despite_wobble() -> None:
+    state = decide_run(NotifyState(), run("failed", START + timedelta(seconds=41))).state
+    nightly = decide_run(state, run("failed", START + timedelta(days=1, seconds=35), 2))
+    assert [(notice.event, notice.reminder) for notice in nightly.notices] == [("failure", True)]
 
 
 def test_a_failure_during_an_overdue_episode_is_still_reported() -> None:
@@ -184,7 +203,8 @@ def test_replaying_the_journal_gives_the_live_state() -> None:
         ("photos", "failed", START + timedelta(hours=2)),
         ("photos", "overdue", START + timedelta(hours=30)),
         ("photos", "failed", START + timedelta(hours=31)),
-        ("music", "failed", START + timedelta(hours=31)),
+        ("music", "overdue", START + timedelta(hours=40)),
+        ("music", "failed", START + timedelta(hours=41)),
     ]
     for job, what, at in timeline:
         state = live.get(job, NotifyState())
@@ -206,8 +226,9 @@ def test_replaying_the_journal_gives_the_live_state() -> None:
         live[job] = decision.state
     records.append({"type": "run.started", "job": "photos", "data": {}})
     assert replay(records) == live
-    assert live["photos"].overdue_sent_at == START + timedelta(hours=30)
-    assert live["photos"].failure_sent_at == START + timedelta(hours=31)  # the daily reminder
+    assert live["photos"].failure_sent_at == START + timedelta(hours=30)  # the daemon's reminder
+    assert live["music"].overdue_sent_at == START + timedelta(hours=40)
+    assert live["music"].failure_sent_at == START + timedelta(hours=41)
 
 
 def test_replay_reads_checkpoints_and_forgets_removed_jobs() -> None:

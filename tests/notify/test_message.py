@@ -63,6 +63,24 @@ def test_reminder_and_timeout_titles() -> None:
     )
 
 
+def test_the_daemons_reminder_message() -> None:
+    failing = decide_run(NotifyState(), FAILED_RUN).state
+    (reminder,) = decide_overdue(
+        failing, "photos", now=START + timedelta(days=2), last_success=START - timedelta(days=1)
+    ).notices
+    message = render(reminder, host="nas")
+    assert message.title == (
+        "backupplan: photos is still failing (1 failed run since 2026-11-28 02:00:41 UTC) on nas"
+    )
+    assert message.body.splitlines() == [
+        "Job: photos",
+        "Host: nas",
+        "Status: failing: the last run finished at 2026-11-28T02:00:41Z",
+        "Failing since: 2026-11-28 02:00:41 UTC (1 failed run)",
+        "Last success: 2026-11-27 02:00:00 UTC",
+    ]
+
+
 def test_recovery_and_success_messages() -> None:
     failing = decide_run(NotifyState(), FAILED_RUN).state
     succeeded = {
