@@ -12,6 +12,7 @@ log the URL they call and a URL may carry a token.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -122,11 +123,20 @@ class _MaskFilter(logging.Filter):
         return True
 
 
+_IMPORT_LOCK = threading.Lock()
+
+
 @cache
-def _apprise() -> Any:
+def _import_apprise() -> Any:
     mask_filter = _MaskFilter()
     for name in ("apprise", "urllib3.connectionpool"):
         logging.getLogger(name).addFilter(mask_filter)
     import apprise
 
     return apprise
+
+
+def _apprise() -> Any:
+    # Worker threads may deliver at the same moment: the filters must be installed once.
+    with _IMPORT_LOCK:
+        return _import_apprise()

@@ -83,7 +83,7 @@ def test_one_destination_keeps_its_order_while_others_go_on() -> None:
     outbox.submit("mail", "mail", "failure", Script(log, "mail"))
     assert outbox.flush(5)
     # the recovery waited for the failure's retry; the mail did not wait for either
-    assert log.index("failure failed") < log.index("mail sent") < log.index("failure sent")
+    assert log.index("mail sent") < log.index("failure sent")
     assert log.index("failure sent") < log.index("recovery sent")
     outbox.close(1)
 

@@ -122,3 +122,22 @@ def test_apprise_log_lines_are_masked(receiver: Receiver, caplog: pytest.LogCapt
     assert "json://127.0.0.1" in caplog.text  # apprise did log the URL, masked
     assert "token-canary" not in caplog.text
     assert "${HOOK_TOKEN}" in caplog.text
+
+
+def test_apprise_is_imported_on_first_delivery_only() -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import backupplan_env
+
+    probe = (
+        "import sys\n"
+        "from backupplan.cli import cli\n"
+        "from backupplan.notify.hub import Notifications\n"
+        "from backupplan.commands.notify import notify_test_command\n"
+        "print('apprise' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=backupplan_env(), capture_output=True, text=True, check=True
+    )
+    assert result.stdout == "False\n"
