@@ -38,6 +38,8 @@ from backupplan.secrets import mask
 # How long a command that exits (`run`, `apply`) waits for queued notifications: enough for the
 # three tries of a slow target, short enough that a dead network never hangs cron.
 EXIT_FLUSH_TIMEOUT = 30.0
+# The events whose notify.sent records the rules read back (backupplan.notify.decide.mark_sent).
+_REMEMBERED = frozenset({"failure", "overdue"})
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,10 @@ class Report:
     sent: tuple[Sent, ...] = ()
 
     def records(self) -> list[dict[str, Any]]:
-        """The `notify.sent` record data to journal, one per notice, in order."""
-        return [entry.record() for entry in self.sent]
+        """The `notify.sent` record data to journal, in order: one per notice that went to a
+        target, and one per failure or overdue notice even without targets (the rules' state
+        needs those); a success nobody asked for leaves no record."""
+        return [entry.record() for entry in self.sent if entry.targets or entry.notice.event in _REMEMBERED]
 
 
 class Notifications:

@@ -132,7 +132,6 @@ def test_three_failed_runs_then_a_success_send_one_failure_and_one_recovery(
             "reminder": False,
             "targets": [label],
         },
-        {"event": "success", "at": "2026-11-28T05:00:00Z", "run": "run-3", "reminder": False, "targets": []},
     ]
 
 
@@ -146,6 +145,17 @@ def test_success_goes_only_to_targets_that_ask_for_it(receiver: Receiver, write_
     assert [request.route for request in receiver.received] == ["/all"]
     assert receiver.received[0].json()["title"] == "backupplan: photos succeeded on nas"
     assert [entry.targets for entry in report.sent] == [(f"json://{receiver.url}/all",)]
+
+
+def test_a_failure_nobody_gets_is_still_journaled_for_the_rules(write_plan) -> None:  # type: ignore[no-untyped-def]
+    plan = write_plan(plan_text(["{url: 'json://hooks.example.com/x', on: [success]}"]))
+    notifications = hub(plan)
+    report = notifications.run_finished(NotifyState(), summary("failed", 0))
+    assert notifications.outbox.pending == 0  # nothing was queued
+    assert report.records() == [
+        {"event": "failure", "at": "2026-11-28T02:00:00Z", "run": "run-0", "reminder": False, "targets": []}
+    ]
+    notifications.close(1)
 
 
 @pytest.mark.slow
