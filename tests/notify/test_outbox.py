@@ -75,6 +75,7 @@ def test_a_final_failure_is_reported_once_with_the_masked_error() -> None:
     outbox.close(1)
 
 
+@pytest.mark.slow
 def test_one_destination_keeps_its_order_while_others_go_on() -> None:
     log: list[str] = []
     outbox = Outbox(retry_delays=(0.3,), workers=2)
@@ -115,6 +116,7 @@ def test_a_full_queue_refuses_and_reports() -> None:
     outbox.close(1)
 
 
+@pytest.mark.slow
 def test_close_is_bounded_and_reports_what_is_left() -> None:
     failures, on_failure = collect()
     outbox = Outbox(on_failure, retry_delays=(30.0,), workers=1)
