@@ -262,6 +262,33 @@ def compact(plan_path: str, state_dir: str | None) -> int:
     return compact_command(plan_path, state_dir=state_dir)
 
 
+@cli.group(context_settings=CONTEXT)
+def notify() -> None:
+    """Notifications: check that every target of the plan can be reached."""
+
+
+@notify.command("test", context_settings=CONTEXT)
+@click.argument("job", required=False, metavar="[JOB]")
+@plan_option
+def notify_test(job: str | None, plan_path: str) -> int:
+    """Send a test message to each notification target: the targets of JOB (settings.notify plus
+    the job's own), or of every job. Prints OK or the error for each (URLs masked).
+
+    Ping URLs are not faked into success or failure: healthchecks URLs get a /log ping, which
+    changes no status; Uptime Kuma and Cronitor URLs are listed only.
+
+    Exits 0 when every target was reached, 1 otherwise.
+
+    \b
+    Examples:
+      backupplan notify test
+      backupplan notify test photos --plan /etc/backupplan/backups.yaml
+    """
+    from backupplan.commands.notify import notify_test_command
+
+    return notify_test_command(plan_path, job)
+
+
 def main(argv: list[str] | None = None) -> NoReturn:
     """Entry point of the `backupplan` command."""
     from backupplan.errors import run_cli

@@ -90,11 +90,16 @@ def tool_checks() -> list[ToolCheck]:
     for name, engine in ENGINES.items():
         path = shutil.which(name)
         if path is None:
-            checks.append(ToolCheck(name, None, None, False, f"{name} is not installed (apt-get install {name})"))
+            checks.append(
+                ToolCheck(name, None, None, False, f"{name} is not installed (apt-get install {name})")
+            )
             continue
         version = engine.version()
-        checks.append(ToolCheck(name, path, version, version is not None,
-                                None if version else f"{path} --version failed"))
+        checks.append(
+            ToolCheck(
+                name, path, version, version is not None, None if version else f"{path} --version failed"
+            )
+        )
     return checks
 
 
@@ -157,4 +162,3 @@ class Publisher:
         if message not in self._reported and self._on_error is not None:
             self._reported.add(message)
             self._on_error(message)
-
