@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from backupplan.errors import EngineError
-from backupplan.procfs import ChildIdentity, identity_of, stop_survivor
+from backupplan.procfs import ChildIdentity, group_members, identity_of, stop_survivor
 from backupplan.secrets import mask
 
 __all__ = [
@@ -54,6 +54,7 @@ StartCallback = Callable[[ChildIdentity], None]
 MAX_RECORD = 64 * 1024  # a line longer than this is passed on in pieces rather than held forever
 PIPE_DRAIN_TIMEOUT = 2.0  # after the child exits, wait this long for its pipes to close
 KILL_WAIT = 30.0  # after KILL, a process that still has not exited is stuck in the kernel
+GROUP_POLL = 0.05
 
 
 @dataclass(frozen=True)
@@ -266,8 +267,8 @@ def _abandon(child: RunningChild, transports: Sequence[asyncio.BaseTransport], g
 
     def work() -> None:
         deadline = time.monotonic() + grace
-        while not _has_exited(child) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        while (not _has_exited(child) or _others_in_group(child)) and time.monotonic() < deadline:
+            time.sleep(GROUP_POLL)
         _signal_group(child.identity.pgid, signal.SIGKILL)
         child.popen.wait()
         _close(child)
@@ -281,6 +282,10 @@ def _has_exited(child: RunningChild) -> bool:
         return os.waitid(os.P_PID, child.identity.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
     except ChildProcessError:
         return True
+
+
+def _others_in_group(child: RunningChild) -> bool:
+    return any(member.pid != child.identity.pid for member in group_members(child.identity.pgid))
 
 
 def _close(child: RunningChild) -> None:
@@ -362,10 +367,15 @@ async def supervise(
         raise
     finally:
         unwatch()
-    # Anything the child left in its group (a stuck sibling, a backgrounded helper) goes with it.
+    duration = time.monotonic() - child.started
+    # The child has exited but is not reaped yet, so its group id is still ours. What it left in
+    # the group gets the grace to finish (after TERM, rsync's receiver is still moving the partial
+    # file aside when the sender exits); whatever is still there after that is killed.
+    deadline = time.monotonic() + stop_grace
+    while _others_in_group(child) and time.monotonic() < deadline:
+        await asyncio.sleep(GROUP_POLL)
     _signal_group(child.identity.pgid, signal.SIGKILL)
     returncode = child.popen.wait()
-    duration = time.monotonic() - child.started
     if readers:
         await asyncio.wait([reader.closed for reader in readers], timeout=PIPE_DRAIN_TIMEOUT)
     for transport in transports:
