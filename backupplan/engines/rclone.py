@@ -116,7 +116,9 @@ class RcloneParser:
                 data = _json(record)
                 self._keep(self._errors, _message(data) if data else decode(record))
                 self._error_lines += 1
-            elif b'"level":"warning"' in record or b'"level":"notice"' in record:
+            elif (b'"level":"warning"' in record or b'"level":"notice"' in record) and (
+                b"not found - using defaults" not in record  # no rclone.conf: fine with env remotes
+            ):
                 data = _json(record)
                 self._keep(self._warnings, _message(data) if data else decode(record))
             return None
@@ -199,8 +201,8 @@ class RcloneVerifyParser:
                 self._errors.append(one_line(text))
         elif data.get("level") in ("error", "critical"):
             self._errors.append(_message(data))
-        elif data.get("level") in ("warning", "notice") and "stats" not in data:
-            self._warnings.append(_message(data))
+        elif data.get("level") in ("warning", "notice") and "hash" in str(data.get("msg", "")).lower():
+            self._warnings.append(_message(data))  # e.g. no common hash: contents were not compared
 
     def differences(self) -> list[Difference]:
         return list(self._differences)

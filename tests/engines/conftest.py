@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from backupplan.engines import Engine, Outcome, Progress, TransferSpec, TransferStats, judge
+from backupplan.engines import Difference, Engine, Outcome, Progress, TransferSpec, TransferStats, judge
+from backupplan.engines.base import VerifyMode
 from backupplan.execute import ChildIdentity, ProcessResult, run_process
 
 
@@ -65,6 +66,21 @@ def transfer(
     return Transfer(
         result, judge(engine, result, stats, allow_vanished=allow_vanished), stats, progress, stdout, stderr
     )
+
+
+def verify(engine: Engine, spec: TransferSpec, mode: VerifyMode) -> tuple[list[Difference], Outcome]:
+    """Run `engine`'s verification of `spec` for real; return the differences and the verdict."""
+    parser = engine.verify_parser()
+    result = asyncio.run(
+        run_process(
+            engine.verify_argv(spec, mode),
+            env=engine.environment(spec, dict(os.environ)),
+            on_stdout=lambda record: parser.feed(record, "stdout"),
+            on_stderr=lambda record: parser.feed(record, "stderr"),
+            timeout=60,
+        )
+    )
+    return parser.differences(), engine.verify_outcome(result.exit_code, result.signal, parser)
 
 
 def processes_mentioning(text: str) -> list[tuple[int, str]]:

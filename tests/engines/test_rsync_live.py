@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from backupplan.engines import ENGINES, Difference, TransferSpec
+from backupplan.engines.base import VerifyMode
 from backupplan.execute import ChildIdentity
 from backupplan.procfs import group_members
-from tests.engines.conftest import transfer
+from tests.engines.conftest import transfer, verify
 from tests.servers import RsyncDaemon
 from tests.trees import AWKWARD_NAMES, big_file, build, describe
 
@@ -268,20 +269,7 @@ def test_verification_lists_every_difference(tmp_path: Path) -> None:
     )
 
 
-def _verify(spec: TransferSpec, mode: str) -> tuple[list[Difference], str]:
-    import asyncio
-
-    from backupplan.execute import run_process
-
-    parser = RSYNC.verify_parser()
-    result = asyncio.run(
-        run_process(
-            RSYNC.verify_argv(spec, mode),  # type: ignore[arg-type]
-            env=RSYNC.environment(spec, dict(os.environ)),
-            on_stdout=lambda record: parser.feed(record, "stdout"),
-            on_stderr=lambda record: parser.feed(record, "stderr"),
-            timeout=30,
-        )
-    )
-    differences = sorted(parser.differences(), key=lambda d: ["changed", "missing", "extra"].index(d.kind))
-    return differences, RSYNC.verify_outcome(result.exit_code, result.signal, parser).kind
+def _verify(spec: TransferSpec, mode: VerifyMode) -> tuple[list[Difference], str]:
+    differences, outcome = verify(RSYNC, spec, mode)
+    order = ["changed", "missing", "extra", "metadata"]
+    return sorted(differences, key=lambda difference: order.index(difference.kind)), outcome.kind
