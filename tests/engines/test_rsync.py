@@ -11,7 +11,14 @@ from backupplan.engines.rsync import EXIT_CODES, RsyncParser, RsyncVerifyParser,
 
 SAMPLES = Path("/work/shared/bench/samples")
 RSYNC = ENGINES["rsync"]
-COMMON = ("--archive", "--numeric-ids", "--partial-dir=.backupplan-partial")
+COMMON = ("--archive", "--numeric-ids", "--partial-dir=.backupplan-partial")  # a remote destination
+
+
+def local(destination: str, partial: str = ".backupplan-partial") -> tuple[str, ...]:
+    """The options every copy into an absolute local folder starts with."""
+    return ("--archive", "--numeric-ids", f"--partial-dir={destination}/{partial}", f"--exclude=/{partial}/")
+
+
 TRANSFER = ("--no-inc-recursive", "--info=progress2", "--stats")
 
 
@@ -25,7 +32,7 @@ def test_local_copy_argv() -> None:
     spec = TransferSpec(source="/data/photos/", destination="/mnt/backup/photos")
     assert RSYNC.argv(spec) == (
         "rsync",
-        *COMMON,
+        *local("/mnt/backup/photos"),
         "--timeout=300",
         *TRANSFER,
         "--",
@@ -51,9 +58,7 @@ def test_every_option_in_order() -> None:
     )
     assert RSYNC.argv(spec) == (
         "rsync",
-        "--archive",
-        "--numeric-ids",
-        "--partial-dir=.partial",
+        *local("/mnt/backup", ".partial"),
         "--delete",
         "--checksum",
         "--bwlimit=5120",
@@ -110,7 +115,7 @@ def test_ssh_destination_and_daemon_colon_form() -> None:
     daemon = TransferSpec(source="nas::backup/photos/", destination="/restore/")
     assert RSYNC.argv(daemon) == (
         "rsync",
-        *COMMON,
+        *local("/restore"),
         "--timeout=300",
         "--contimeout=30",
         "--protect-args",
@@ -126,6 +131,11 @@ def test_create_parents_can_be_forced_either_way() -> None:
     assert "--mkpath" not in RSYNC.argv(TransferSpec("/a/", "host:/b", create_parents=False))
 
 
+def test_a_relative_local_destination_keeps_a_relative_partial_folder() -> None:
+    # rsync reads a relative --partial-dir against each destination folder, not the working folder.
+    assert RSYNC.argv(TransferSpec("/data/", "backup/"))[1:5] == (*COMMON, "--timeout=300")
+
+
 def test_local_operands_that_look_like_options_are_made_paths() -> None:
     argv = RSYNC.argv(TransferSpec(source="-rf/", destination="--delete"))
     assert argv[-3:] == ("--", "./-rf/", "./--delete")
@@ -135,7 +145,7 @@ def test_verify_argv_itemizes_a_dry_run() -> None:
     spec = TransferSpec(source="/data/", destination="/backup/", delete=True, exclude=("*.tmp",))
     assert RSYNC.verify_argv(spec, "checksum") == (
         "rsync",
-        *COMMON,
+        *local("/backup"),
         "--delete",
         "--timeout=300",
         "--exclude=*.tmp",
@@ -358,3 +368,14 @@ def test_daemon_refusal_depends_on_the_reason() -> None:
 def test_table_documents_every_code() -> None:
     assert all(row.meaning for row in EXIT_CODES.values())
     assert all(row.hint for code, row in EXIT_CODES.items() if code != 0)
+
+
+def test_metadata_only_differences_are_a_warning() -> None:
+    parser = RsyncVerifyParser()
+    parser.feed(b".d..t...... ./")
+    parser.feed(b".f...p..... script.sh")
+    outcome = RSYNC.verify_outcome(0, None, parser)
+    assert (outcome.kind, outcome.message) == (
+        "warning",
+        "2 differences between source and destination (2 metadata), e.g. ./",
+    )

@@ -255,8 +255,9 @@ def test_verification_lists_every_difference(tmp_path: Path) -> None:
     os.utime(destination / "edited.txt", (1_700_000_000, 1_700_000_000))
     os.unlink(destination / "new\nline")
     (destination / "stray.txt").write_bytes(b"x")
+    os.utime(destination, (1_600_000_000, 1_600_000_000))  # the folder's own time differs too
     assert _verify(spec, "quick") == (
-        [Difference("missing", "new\nline"), Difference("extra", "stray.txt")],
+        [Difference("missing", "new\nline"), Difference("extra", "stray.txt"), Difference("metadata", "./")],
         "fatal",
     )
     assert _verify(spec, "checksum") == (
@@ -264,6 +265,7 @@ def test_verification_lists_every_difference(tmp_path: Path) -> None:
             Difference("changed", "edited.txt"),
             Difference("missing", "new\nline"),
             Difference("extra", "stray.txt"),
+            Difference("metadata", "./"),
         ],
         "fatal",
     )
