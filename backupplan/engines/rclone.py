@@ -63,6 +63,7 @@ _SECRET_KEY = re.compile(r"pass|secret|token|key|credential|sas|auth|cookie", re
 _CONNECTION_KEY = re.compile(r",\s*([A-Za-z0-9_]+)\s*=")
 _PLAIN_PREFIX = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\s+(?:[A-Z]+\s*:\s*)?")
 _VERSION = re.compile(r"rclone v?(\S+)")
+_INFO = b'{"level":"info"'  # rclone sorts JSON keys: the level always comes first
 _CHECK_LINE: dict[bytes, DifferenceKind] = {b"+": "missing", b"-": "extra", b"*": "changed", b"!": "error"}
 
 
@@ -103,6 +104,8 @@ class RcloneParser:
     def feed(self, record: bytes, stream: Stream = "stderr") -> Progress | None:
         """Given one record, return a new progress sample, or None."""
         self.last_was_progress = False
+        if record.startswith(_INFO) and b'"stats":{' not in record:
+            return None  # a per-file line (-v): the log keeps it, the totals come from stats
         if b'"stats":{' in record:
             data = _json(record)
             stats = data.get("stats") if data else None
