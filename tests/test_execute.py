@@ -17,7 +17,7 @@ import pytest
 from backupplan import execute
 from backupplan.errors import EngineError
 from backupplan.execute import ChildIdentity, run_process, run_short, start_process, stop_survivor, supervise
-from backupplan.procfs import boot_id, identity_of, read_stat
+from backupplan.procfs import boot_id, group_members, identity_of, read_stat
 from backupplan.secrets import registry
 from tests.conftest import backupplan_env
 from tests.trees import big_file
@@ -332,6 +332,34 @@ def test_stop_survivor_kills_what_ignores_term() -> None:
     finally:
         if alive(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_stop_survivor_stops_an_orphaned_rsync_and_its_helpers(tmp_path: Path) -> None:
+    # What a crash leaves: an rsync (and the processes it forked) adopted by init, still copying.
+    source = tmp_path / "source"
+    big_file(source / "big.bin", 20_000_000)
+    destination = tmp_path / "backup"
+    partial = f"--partial-dir={destination}/.backupplan-partial"
+    shell = subprocess.run(
+        [
+            "setsid",
+            "sh",
+            "-c",
+            f'rsync -a --bwlimit=2000 {partial} "$0" "$1" >/dev/null 2>&1 & echo $!',
+            f"{source}/",
+            f"{destination}/",
+        ],
+        capture_output=True,
+        check=True,
+        text=True,
+    )
+    identity = identity_of(int(shell.stdout))
+    assert wait_until(lambda: len(group_members(identity.pgid)) == 3, 5)  # sender, receiver, generator
+    assert stop_survivor(identity, grace=5)
+    assert group_members(identity.pgid) == []
+    assert not (destination / "big.bin").exists()
+    assert (destination / ".backupplan-partial" / "big.bin").exists()  # TERM let rsync keep the partial
 
 
 def test_identity_record_round_trip() -> None:
