@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import fcntl
 import os
 import queue
 import shutil
@@ -55,6 +56,8 @@ MAX_RECORD = 64 * 1024  # a line longer than this is passed on in pieces rather 
 PIPE_DRAIN_TIMEOUT = 2.0  # after the child exits, wait this long for its pipes to close
 KILL_WAIT = 30.0  # after KILL, a process that still has not exited is stuck in the kernel
 GROUP_POLL = 0.05
+READ_BATCH_DELAY = 0.02  # at most 50 reads a second per pipe; records are at most this much late
+PIPE_SIZE = 1 << 20  # Linux's default limit for pipe buffers; 64 KiB otherwise
 
 
 @dataclass(frozen=True)
@@ -182,6 +185,10 @@ def _spawn(argv: tuple[str, ...], env: Mapping[str, str], cwd: str | None, captu
     except OSError as error:
         raise EngineError(f"cannot start {argv[0]}: {error.strerror or error}") from None
     started = time.monotonic()
+    for stream in (popen.stdout, popen.stderr):
+        if stream is not None:  # room for what arrives while reads are paused (see _Records)
+            with contextlib.suppress(OSError, AttributeError):
+                fcntl.fcntl(stream.fileno(), fcntl.F_SETPIPE_SZ, PIPE_SIZE)
     pidfd: int | None = None
     with contextlib.suppress(OSError, AttributeError):
         pidfd = os.pidfd_open(popen.pid)
@@ -205,17 +212,39 @@ class _Records(asyncio.Protocol):
         self._deliver = deliver
         self._failed = failed
         self._rest = b""
-        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._loop = asyncio.get_running_loop()
+        self._transport: asyncio.ReadTransport | None = None
+        self._batching = True
+        self.closed: asyncio.Future[None] = self._loop.create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.ReadTransport)
+        self._transport = transport
 
     def data_received(self, data: bytes) -> None:
+        # rclone -v writes one line per file, each on its own: reading every line as it comes costs
+        # a wakeup each (a quarter of a core on 20,000 small files). Pausing briefly after a read
+        # lets the pipe gather what follows (its buffer is enlarged to PIPE_SIZE) into the next read.
+        if self._batching and self._transport is not None and not self._transport.is_closing():
+            self._transport.pause_reading()
+            self._loop.call_later(READ_BATCH_DELAY, self._resume)
         if self._deliver is None:
             return
         *records, rest = (self._rest + data).replace(b"\r", b"\n").split(b"\n")
-        if len(rest) > MAX_RECORD:
-            records.append(rest)
-            rest = b""
+        while len(rest) > MAX_RECORD:
+            records.append(rest[:MAX_RECORD])
+            rest = rest[MAX_RECORD:]
         self._rest = rest
         self._hand_on(records)
+
+    def _resume(self) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.resume_reading()  # does nothing when reading was not paused
+
+    def drain(self) -> None:
+        """The child has exited: read what is left at once, without batching."""
+        self._batching = False
+        self._resume()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._rest:
@@ -377,6 +406,8 @@ async def supervise(
     _signal_group(child.identity.pgid, signal.SIGKILL)
     returncode = child.popen.wait()
     if readers:
+        for reader in readers:
+            reader.drain()
         await asyncio.wait([reader.closed for reader in readers], timeout=PIPE_DRAIN_TIMEOUT)
     for transport in transports:
         transport.close()
