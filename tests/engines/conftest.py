@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +82,18 @@ def verify(engine: Engine, spec: TransferSpec, mode: VerifyMode) -> tuple[list[D
         )
     )
     return parser.differences(), engine.verify_outcome(result.exit_code, result.signal, parser)
+
+
+def command_line(identity: ChildIdentity, program: str) -> bytes:
+    """Return the child's /proc command line once `program` has replaced setpriv (empty while the
+    exec is under way)."""
+    path = Path(f"/proc/{identity.pid}/cmdline")
+    deadline = time.monotonic() + 2
+    while (
+        not (line := path.read_bytes()).startswith(program.encode() + b"\0") and time.monotonic() < deadline
+    ):
+        time.sleep(0.001)
+    return line
 
 
 def processes_mentioning(text: str) -> list[tuple[int, str]]:

@@ -13,7 +13,7 @@ import pytest
 
 from backupplan.engines import ENGINES, Difference, TransferSpec
 from backupplan.execute import ChildIdentity
-from tests.engines.conftest import transfer, verify
+from tests.engines.conftest import command_line, transfer, verify
 from tests.servers import MotoS3
 from tests.trees import AWKWARD_NAMES, big_file, build, describe
 
@@ -122,7 +122,7 @@ def test_copy_to_s3_with_credentials_only_in_the_environment(tmp_path: Path, mot
     command_lines: list[bytes] = []
 
     def look(identity: ChildIdentity) -> None:
-        command_lines.append(Path(f"/proc/{identity.pid}/cmdline").read_bytes())
+        command_lines.append(command_line(identity, "rclone"))
 
     # AWS_CA_BUNDLE in the environment would break every S3 request: the engine removes it.
     base = {**os.environ, "AWS_CA_BUNDLE": "/etc/ssl/certs/ca-certificates.crt"}
@@ -132,7 +132,9 @@ def test_copy_to_s3_with_credentials_only_in_the_environment(tmp_path: Path, mot
     assert bucket_contents(moto_s3, "backups") == {
         f"photos/{key}": value for key, value in local_contents(source).items()
     }
-    assert command_lines and all(b"test-secret" not in line for line in command_lines)
+    assert command_lines and all(
+        line.startswith(b"rclone\0") and b"test-secret" not in line for line in command_lines
+    )
     differences, outcome = verify(RCLONE, spec, "checksum")
     assert (differences, outcome.kind) == ([], "ok")
 

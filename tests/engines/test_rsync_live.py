@@ -15,7 +15,7 @@ from backupplan.engines import ENGINES, Difference, TransferSpec
 from backupplan.engines.base import VerifyMode
 from backupplan.execute import ChildIdentity
 from backupplan.procfs import group_members
-from tests.engines.conftest import transfer, verify
+from tests.engines.conftest import command_line, transfer, verify
 from tests.servers import RsyncDaemon
 from tests.trees import AWKWARD_NAMES, big_file, build, describe
 
@@ -154,13 +154,15 @@ def test_daemon_password_goes_through_the_environment_only(tmp_path: Path) -> No
         command_lines: list[bytes] = []
 
         def look(identity: ChildIdentity) -> None:
-            command_lines.append(Path(f"/proc/{identity.pid}/cmdline").read_bytes())
+            command_lines.append(command_line(identity, "rsync"))
 
         good = TransferSpec(f"{source}/", daemon.url("run/"), env={"RSYNC_PASSWORD": "canary-d41d8cd9"})
         done = transfer(RSYNC, good, on_start=look)
         assert done.outcome.kind == "ok", done.outcome
         assert describe(daemon.module / "run") == describe(source)
-        assert command_lines and all(b"canary" not in line for line in command_lines)
+        assert command_lines and all(
+            line.startswith(b"rsync\0") and b"canary" not in line for line in command_lines
+        )
         wrong = TransferSpec(f"{source}/", daemon.url("run/"), env={"RSYNC_PASSWORD": "wrong-password"})
         refused = transfer(RSYNC, wrong)
         assert (refused.result.exit_code, refused.outcome.kind) == (5, "fatal")
