@@ -19,11 +19,9 @@ Every child
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import fcntl
 import os
-import queue
 import shutil
 import signal
 import subprocess
@@ -34,10 +32,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from backupplan.errors import EngineError
+from backupplan.pipes import MAX_RECORD, RecordCallback, RecordReader
 from backupplan.procfs import ChildIdentity, group_members, identity_of, stop_survivor
 from backupplan.secrets import mask
+from backupplan.spawner import Spawner
 
 __all__ = [
+    "MAX_RECORD",
     "ChildIdentity",
     "ProcessResult",
     "RunningChild",
@@ -49,15 +50,12 @@ __all__ = [
     "supervise",
 ]
 
-RecordCallback = Callable[[bytes], None]
 StartCallback = Callable[[ChildIdentity], None]
 
-MAX_RECORD = 64 * 1024  # a line longer than this is passed on in pieces rather than held forever
 PIPE_DRAIN_TIMEOUT = 2.0  # after the child exits, wait this long for its pipes to close
 KILL_WAIT = 30.0  # after KILL, a process that still has not exited is stuck in the kernel
 GROUP_POLL = 0.05
-READ_BATCH_DELAY = 0.02  # at most 50 reads a second per pipe; records are at most this much late
-PIPE_SIZE = 1 << 20  # Linux's default limit for pipe buffers; 64 KiB otherwise
+PIPE_SIZE = 1 << 20  # Linux's default limit for pipe buffers (64 KiB otherwise): see RecordReader
 
 
 @dataclass(frozen=True)
@@ -105,44 +103,7 @@ def setpriv_path() -> str | None:
     return _SETPRIV
 
 
-_Request = tuple[Callable[[], "RunningChild"], concurrent.futures.Future["RunningChild"]]
-
-
-class _Spawner:
-    """One daemon thread that forks every child, so that the parent-death signal is tied to a
-    thread that lives as long as the process (re-created in a forked child process)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._owner = -1
-        self._queue: queue.SimpleQueue[_Request] = queue.SimpleQueue()
-
-    def submit(self, work: Callable[[], RunningChild]) -> concurrent.futures.Future[RunningChild]:
-        with self._lock:
-            if self._owner != os.getpid():
-                self._queue = queue.SimpleQueue()
-                thread = threading.Thread(
-                    target=self._serve, args=(self._queue,), name="backupplan-spawner", daemon=True
-                )
-                thread.start()
-                self._owner = os.getpid()
-            future: concurrent.futures.Future[RunningChild] = concurrent.futures.Future()
-            self._queue.put((work, future))
-        return future
-
-    @staticmethod
-    def _serve(requests: queue.SimpleQueue[_Request]) -> None:
-        while True:
-            work, future = requests.get()
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(work())
-            except BaseException as error:  # handed to the caller, never lost in this thread
-                future.set_exception(error)
-
-
-_spawner = _Spawner()
+_spawner: Spawner[RunningChild] = Spawner()
 
 
 def _check_argv(argv: Sequence[str], env: Mapping[str, str]) -> tuple[str, ...]:
@@ -186,7 +147,7 @@ def _spawn(argv: tuple[str, ...], env: Mapping[str, str], cwd: str | None, captu
         raise EngineError(f"cannot start {argv[0]}: {error.strerror or error}") from None
     started = time.monotonic()
     for stream in (popen.stdout, popen.stderr):
-        if stream is not None:  # room for what arrives while reads are paused (see _Records)
+        if stream is not None:  # room for what arrives while reads are paused (see RecordReader)
             with contextlib.suppress(OSError, AttributeError):
                 fcntl.fcntl(stream.fileno(), fcntl.F_SETPIPE_SZ, PIPE_SIZE)
     pidfd: int | None = None
@@ -203,65 +164,6 @@ def start_process(
     Any thread may call this; the child outlives the calling thread."""
     checked = _check_argv(argv, env)
     return _spawner.submit(lambda: _spawn(checked, env, cwd, capture)).result()
-
-
-class _Records(asyncio.Protocol):
-    """Reads one pipe, splits it into records on '\\r' and '\\n', hands each non-empty one on."""
-
-    def __init__(self, deliver: RecordCallback | None, failed: Callable[[BaseException], None]) -> None:
-        self._deliver = deliver
-        self._failed = failed
-        self._rest = b""
-        self._loop = asyncio.get_running_loop()
-        self._transport: asyncio.ReadTransport | None = None
-        self._batching = True
-        self.closed: asyncio.Future[None] = self._loop.create_future()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.ReadTransport)
-        self._transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        # rclone -v writes one line per file, each on its own: reading every line as it comes costs
-        # a wakeup each (a quarter of a core on 20,000 small files). Pausing briefly after a read
-        # lets the pipe gather what follows (its buffer is enlarged to PIPE_SIZE) into the next read.
-        if self._batching and self._transport is not None and not self._transport.is_closing():
-            self._transport.pause_reading()
-            self._loop.call_later(READ_BATCH_DELAY, self._resume)
-        if self._deliver is None:
-            return
-        *records, rest = (self._rest + data).replace(b"\r", b"\n").split(b"\n")
-        while len(rest) > MAX_RECORD:
-            records.append(rest[:MAX_RECORD])
-            rest = rest[MAX_RECORD:]
-        self._rest = rest
-        self._hand_on(records)
-
-    def _resume(self) -> None:
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.resume_reading()  # does nothing when reading was not paused
-
-    def drain(self) -> None:
-        """The child has exited: read what is left at once, without batching."""
-        self._batching = False
-        self._resume()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._rest:
-            self._hand_on([self._rest])
-            self._rest = b""
-        if not self.closed.done():
-            self.closed.set_result(None)
-
-    def _hand_on(self, records: list[bytes]) -> None:
-        deliver = self._deliver
-        try:
-            for record in records:
-                if record and deliver is not None:
-                    deliver(record)
-        except Exception as error:  # a broken callback must stop the child, not leave it unwatched
-            self._deliver = None
-            self._failed(error)
 
 
 def _signal_group(pgid: int, signal_number: int) -> None:
@@ -349,10 +251,10 @@ async def supervise(
         broken.append(error)
         stop_now.set()
 
-    def reader_for(deliver: RecordCallback | None) -> Callable[[], _Records]:
-        return lambda: _Records(deliver, failed)
+    def reader_for(deliver: RecordCallback | None) -> Callable[[], RecordReader]:
+        return lambda: RecordReader(deliver, failed)
 
-    readers: list[_Records] = []
+    readers: list[RecordReader] = []
     transports: list[asyncio.ReadTransport] = []
     for stream, deliver in ((child.popen.stdout, on_stdout), (child.popen.stderr, on_stderr)):
         if stream is not None:

@@ -383,3 +383,15 @@ def test_run_short() -> None:
     assert slow.timed_out and slow.signal == signal.SIGKILL and time.monotonic() - started < 2
     with pytest.raises(EngineError, match="not installed"):
         run_short(["no-such-tool"], env={"PATH": "/nowhere"})
+
+
+def test_a_forked_backupplan_can_still_start_children() -> None:
+    run_short(["true"])  # the spawner thread exists in this process now; a fork does not copy it
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child process
+        try:
+            os._exit(0 if run_short(["true"], timeout=5).exit_code == 0 else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
