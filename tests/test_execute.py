@@ -62,6 +62,7 @@ def test_output_is_split_into_records_on_carriage_returns_and_newlines() -> None
     assert (result.exit_code, result.signal, result.timed_out, result.cancelled) == (0, None, False, False)
 
 
+@pytest.mark.slow
 def test_a_carriage_return_record_arrives_at_once() -> None:
     arrivals: list[float] = []
     code = "import sys, time\nsys.stdout.write('  12%\\r'); sys.stdout.flush(); time.sleep(1.0)\n"
@@ -110,6 +111,7 @@ def test_the_child_runs_in_the_given_folder(tmp_path: Path) -> None:
     assert out == [os.fsencode(tmp_path)]
 
 
+@pytest.mark.slow
 def test_a_timeout_stops_the_whole_process_group() -> None:
     out: list[bytes] = []
     code = (
@@ -126,6 +128,7 @@ def test_a_timeout_stops_the_whole_process_group() -> None:
     assert wait_until(lambda: not alive(grandchild), 1)
 
 
+@pytest.mark.slow
 def test_a_child_that_ignores_term_is_killed_after_the_grace() -> None:
     code = (
         "import signal, sys, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
@@ -137,6 +140,7 @@ def test_a_child_that_ignores_term_is_killed_after_the_grace() -> None:
     assert 1.0 <= result.duration < 3
 
 
+@pytest.mark.slow
 def test_setting_cancel_stops_the_child() -> None:
     async def scenario():  # type: ignore[no-untyped-def]
         cancel = asyncio.Event()
@@ -148,6 +152,7 @@ def test_setting_cancel_stops_the_child() -> None:
     assert result.signal == signal.SIGTERM and result.duration < 2
 
 
+@pytest.mark.slow
 def test_cancelling_the_task_still_stops_the_child() -> None:
     identities: list[ChildIdentity] = []
 
@@ -162,6 +167,7 @@ def test_cancelling_the_task_still_stops_the_child() -> None:
     assert wait_until(lambda: not alive(identities[0].pid), 2)
 
 
+@pytest.mark.slow
 def test_a_failing_callback_stops_the_child_and_is_raised() -> None:
     identities: list[ChildIdentity] = []
 
@@ -214,11 +220,12 @@ def test_secrets_passed_in_the_environment_stay_out_of_the_command_line() -> Non
         seen["cmdline"] = (process / "cmdline").read_bytes()
         seen["environ"] = (process / "environ").read_bytes()
 
-    run(["sleep", "1"], env={**ENV, "RSYNC_PASSWORD": "canary-7f3a9"}, on_start=look)
+    run(["sleep", "0.3"], env={**ENV, "RSYNC_PASSWORD": "canary-7f3a9"}, on_start=look)
     assert b"canary-7f3a9" in seen["environ"]
     assert b"canary-7f3a9" not in seen["cmdline"]
 
 
+@pytest.mark.slow
 def test_a_child_outlives_the_thread_that_started_it() -> None:
     started: list[execute.RunningChild] = []
     thread = threading.Thread(target=lambda: started.append(start_process(["sleep", "30"], env=ENV)))
@@ -231,6 +238,7 @@ def test_a_child_outlives_the_thread_that_started_it() -> None:
     assert result.timed_out and result.signal == signal.SIGTERM
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(execute.setpriv_path() is None, reason="needs setpriv")
 def test_without_the_spawner_thread_a_short_lived_thread_takes_its_child_along() -> None:
     # The hazard the spawner thread exists for: the parent-death signal follows the forking thread.
@@ -318,6 +326,7 @@ def test_stop_survivor_stops_exactly_the_recorded_group() -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+@pytest.mark.slow
 def test_stop_survivor_kills_what_ignores_term() -> None:
     shell = subprocess.run(
         ["setsid", "sh", "-c", "trap '' TERM; exec sleep 30 >/dev/null 2>&1 & echo $!"],
@@ -375,6 +384,7 @@ def test_identity_record_round_trip() -> None:
         ChildIdentity.from_record({"pid": "1", "pgid": 1, "start_time": 1, "boot_id": "b"})
 
 
+@pytest.mark.slow
 def test_run_short() -> None:
     version = run_short(["rsync", "--version"])
     assert version.exit_code == 0 and version.stdout.startswith(b"rsync  version")

@@ -73,6 +73,7 @@ def test_missing_source_fails(tmp_path: Path) -> None:
     assert "directory not found" in done.outcome.message
 
 
+@pytest.mark.slow
 def test_unwritable_destination_fails(tmp_path: Path, immutable_folder: Path) -> None:
     source = build(tmp_path / "source", {b"a.txt": b"a"})
     done = transfer(RCLONE, TransferSpec(f"{source}/", f"{immutable_folder}/"))
@@ -80,6 +81,7 @@ def test_unwritable_destination_fails(tmp_path: Path, immutable_folder: Path) ->
     assert "operation not permitted" in done.outcome.message
 
 
+@pytest.mark.slow
 def test_full_disk_fails_and_is_not_retried(tmp_path: Path, tiny_disk: Path) -> None:
     source = tmp_path / "source"
     big_file(source / "a.bin", 3_000_000)

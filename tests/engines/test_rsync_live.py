@@ -62,6 +62,7 @@ def test_missing_destination_parent_is_not_created(tmp_path: Path) -> None:
     assert not (tmp_path / "unmounted").exists()
 
 
+@pytest.mark.slow
 def test_unwritable_destination_fails(tmp_path: Path, immutable_folder: Path) -> None:
     source = build(tmp_path / "source", {b"a.txt": b"a", b"b.txt": b"b"})
     done = transfer(RSYNC, TransferSpec(f"{source}/", f"{immutable_folder}/"))
@@ -70,6 +71,7 @@ def test_unwritable_destination_fails(tmp_path: Path, immutable_folder: Path) ->
     assert os.listdir(immutable_folder) == []
 
 
+@pytest.mark.slow
 def test_full_disk_fails_and_never_leaves_a_truncated_file_under_its_name(
     tmp_path: Path, tiny_disk: Path
 ) -> None:
