@@ -379,3 +379,12 @@ def test_metadata_only_differences_are_a_warning() -> None:
         "warning",
         "2 differences between source and destination (2 metadata), e.g. ./",
     )
+
+
+def test_numbers_in_a_comma_decimal_locale() -> None:
+    parser = RsyncParser(interval=0)
+    assert parser.feed(b"  1.234.567  12%   10,25MB/s    0:00:03 (xfr#2, to-chk=5/9)") == Progress(
+        bytes_done=1234567, percent=12.0, rate=10.25 * 1024**2, eta=3.0, files_done=2, total_files=9
+    )
+    parser.feed(b"Total transferred file size: 52.176.233 bytes")
+    assert parser.stats().bytes_transferred == 52176233
