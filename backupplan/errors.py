@@ -73,6 +73,10 @@ class JobBusyError(BackupplanError):
     """A job is already running in another process."""
 
 
+class EngineError(BackupplanError):
+    """A program could not be started or stopped, or a transfer cannot be built as asked."""
+
+
 def crash_report_dir() -> Path:
     """Given the environment, return the folder for crash reports (XDG state home)."""
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
