@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, Page
 from site_helpers import free_port, load_fixture, wait_port
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
@@ -82,10 +83,30 @@ def served(built_site: Path) -> Iterator[tuple[str, Path]]:
             process.wait()
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):  # type: ignore[no-untyped-def]
-    """Debian's chromium, no downloaded browser (pytest-playwright hook)."""
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+@pytest.fixture(scope="module")
+def chromium_browser() -> Iterator[Browser]:
+    """Debian's chromium (no downloaded browser), for one test module only.
+
+    pytest-playwright's session-wide browser keeps its event loop marked as running in the main
+    thread until the session ends, which breaks every later test that calls asyncio.run(); this
+    one is started and stopped with the module."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(chromium_browser: Browser) -> Iterator[Page]:
+    context = chromium_browser.new_context(accept_downloads=True)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 @pytest.fixture
