@@ -289,6 +289,62 @@ def notify_test(job: str | None, plan_path: str) -> int:
     return notify_test_command(plan_path, job)
 
 
+@cli.command(context_settings=CONTEXT)
+@click.argument("jobs", nargs=-1, required=True, metavar="JOB...")
+@plan_option
+@click.option("--dry-run", is_flag=True, help="Print the exact command and what would change; write nothing.")
+@click.option("--force", is_flag=True, help="Run paused or disabled jobs too.")
+def run(jobs: tuple[str, ...], plan_path: str, dry_run: bool, force: bool) -> int:
+    """Run jobs now, in the foreground, with live progress and a summary at the end.
+
+    Up to settings.max_parallel jobs run at once. Exits 0 only when every run succeeded (a
+    warning, such as files that vanished during the copy, counts as success). Ctrl-C stops the
+    runs cleanly: they are recorded as interrupted and the next run resumes.
+
+    \b
+    Examples:
+      backupplan run photos
+      backupplan run photos documents --plan /etc/backupplan/backups.yaml
+      backupplan run photos --dry-run
+    """
+    from backupplan.commands.run import run_command
+
+    return run_command(plan_path, jobs, dry_run=dry_run, force=force)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("jobs", nargs=-1, required=True, metavar="JOB...")
+@plan_option
+def pause(jobs: tuple[str, ...], plan_path: str) -> int:
+    """Pause jobs: neither the scheduler nor `run` starts them until `backupplan resume`.
+
+    A run in progress (in any process: the daemon, another terminal) is stopped within about two
+    seconds and recorded as interrupted; the next run resumes where it stopped.
+
+    \b
+    Examples:
+      backupplan pause photos
+    """
+    from backupplan.commands.run import pause_command
+
+    return pause_command(plan_path, jobs)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("jobs", nargs=-1, required=True, metavar="JOB...")
+@plan_option
+def resume(jobs: tuple[str, ...], plan_path: str) -> int:
+    """Let paused jobs run again (at their next slot, or now with `backupplan run`).
+
+    \b
+    Examples:
+      backupplan resume photos
+    """
+    from backupplan.commands.run import resume_command
+
+    return resume_command(plan_path, jobs)
+
+
 def main(argv: list[str] | None = None) -> NoReturn:
     """Entry point of the `backupplan` command."""
     from backupplan.errors import run_cli

@@ -51,6 +51,7 @@ def _job(job: JobState) -> dict[str, Any]:
         "last_run": _row(job.last_run),
         "last_outcome": _row(job.last_outcome),
         "history": job.history_rows(),
+        "notes": job.notes,
     }
 
 
@@ -109,6 +110,7 @@ def _load_job(job_id: str, raw: dict[str, Any], history_limit: int) -> JobState:
         files=raw["files"],
         missed_slots=raw["missed_slots"],
         packed_history=raw["history"],
+        notes=dict(raw.get("notes") or {}),
     )
     if not isinstance(job.packed_history, str):
         raise TypeError(f"the history of {job_id} is not a packed array")

@@ -55,6 +55,7 @@ class Folder:
             types.PLAN_APPLIED: self._plan_applied,
             types.RUN_STARTED: self._run_started,
             types.RUN_ATTEMPT: self._run_attempt,
+            types.RUN_CHILD: self._run_child,
             types.RUN_FINISHED: self._run_finished,
             types.RUN_INTERRUPTED: self._run_interrupted,
             types.RUN_SKIPPED: self._run_skipped,
@@ -66,6 +67,7 @@ class Folder:
             types.CONTROL_RESUME: self._control_resume,
             types.RECOVERY_HANDLED: self._recovery_handled,
             types.VERIFY_FINISHED: self._verify_finished,
+            types.JOB_NOTE: self._job_note,
             types.TORN_TAIL: self._torn_tail,
             types.DAMAGED: self._damaged,
             types.REPAIRED: self._repaired,
@@ -188,6 +190,15 @@ class Folder:
         if "exit_code" in data:
             summary.exit_code = data["exit_code"]
 
+    def _run_child(self, record: Raw) -> None:
+        # The engine child of the current attempt: its identity replaces the run's process facts,
+        # so that after a crash a survivor can be found and stopped.
+        found = self._current(record)
+        if found is None:
+            return
+        summary = found[1]
+        summary.process = {**(summary.process or {}), **self._data(record)}
+
     def _run_finished(self, record: Raw) -> None:
         data = self._data(record)
         status = data.get("status") or "failed"
@@ -275,6 +286,16 @@ class Folder:
         found = self.state.interruption(job, run) if isinstance(job, str) and isinstance(run, str) else None
         if found is not None:
             found.handled = data.get("action") or "dismissed"
+
+    def _job_note(self, record: Raw) -> None:
+        job = self._job_of(record)
+        if job is None:
+            return
+        for key, value in self._data(record).items():
+            if value is None:
+                job.notes.pop(key, None)
+            else:
+                job.notes[key] = value
 
     def _verify_finished(self, record: Raw) -> None:
         job = self._job_of(record)

@@ -140,6 +140,9 @@ class JobState:
     files: int = 0
     missed_slots: int = 0
     verify: VerifyResult | None = None
+    # What other layers keep about the job between runs (`job.note` records), e.g. "notify":
+    # the notification streak state. Opaque here; survives compaction.
+    notes: dict[str, Any] = field(default_factory=dict)
     # The history as a checkpoint stored it (a JSON array of run rows), unpacked on first use:
     # opening a compacted journal then parses no history that nobody reads.
     packed_history: str | None = field(default=None, repr=False)

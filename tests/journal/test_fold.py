@@ -176,3 +176,15 @@ def test_recent_runs_across_jobs_newest_first() -> None:
     log.add("run.started", "c", "live")
     recent = log.state.recent_runs(5)
     assert [summary.run for summary in recent] == ["live", "r11", "r10", "r9", "r8"]
+
+
+def test_job_notes_merge_and_survive_compaction(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from backupplan.journal import Journal
+
+    with Journal.open(tmp_path / "state") as journal:
+        journal.append("job.note", job="photos", data={"notify": {"failed_runs": 2}, "other": 1})
+        journal.append("job.note", job="photos", data={"other": None})
+        assert journal.state.jobs["photos"].notes == {"notify": {"failed_runs": 2}}
+        journal.compact()
+    with Journal.open(tmp_path / "state") as reopened:
+        assert reopened.state.jobs["photos"].notes == {"notify": {"failed_runs": 2}}

@@ -1,0 +1,74 @@
+"""`--dry-run`: the exact command a run would start, and what it would change; nothing is written.
+
+What would change comes from the engine's itemizing comparison (rsync `--dry-run
+--itemize-changes`, `rclone check`), which reads both sides and writes nothing: no journal record,
+no log, no lock, no file at the destination.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from backupplan.engines import Difference, get_engine
+from backupplan.errors import BackupplanError
+from backupplan.plan.model import Job
+from backupplan.runner.transfer import transfer_spec
+from backupplan.secrets import mask
+
+LABELS = {"missing": "+ new", "changed": "~ changed", "extra": "- delete", "metadata": "~ attributes",
+          "error": "! error"}  # fmt: skip
+
+
+@dataclass
+class DryRun:
+    job: str
+    argv: str
+    differences: list[Difference] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def lines(self, limit: int = 50) -> list[str]:
+        """What `run --dry-run` prints for this job."""
+        out = [f"{self.job}: would run", f"  {self.argv}"]
+        changes = self.differences
+        if changes:
+            out.append(f"  would change {len(changes)} item{'s' if len(changes) != 1 else ''}:")
+            out += [f"    {LABELS.get(item.kind, item.kind)}  {mask(item.path)}" for item in changes[:limit]]
+            if len(changes) > limit:
+                out.append(f"    … and {len(changes) - limit} more")
+        elif not self.errors:
+            out.append("  nothing would change")
+        out += [f"  ! {mask(error)}" for error in self.errors[:10]]
+        return out
+
+
+async def dry_run(job_id: str, job: Job, base_dir: Path) -> DryRun:
+    """Given a job, return its argv (masked) and the changes its transfer would make."""
+    from backupplan.execute import run_process
+
+    engine = get_engine(job.engine)
+    spec = transfer_spec(job, base_dir)
+    argv = mask(" ".join(_quote(part) for part in engine.argv(spec)))
+    result = DryRun(job_id, argv)
+    parser = engine.verify_parser()
+    try:
+        await run_process(
+            engine.verify_argv(spec, "quick"),
+            env=engine.environment(spec, os.environ),
+            on_stdout=lambda record: parser.feed(record, "stdout"),
+            on_stderr=lambda record: parser.feed(record, "stderr"),
+            timeout=job.timeout,
+        )
+    except BackupplanError as error:
+        result.errors.append(str(error))
+        return result
+    result.differences = parser.differences()
+    result.errors = [error for error in parser.errors() if "directory not found" not in error.lower()]
+    return result
+
+
+def _quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)

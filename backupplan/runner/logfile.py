@@ -1,0 +1,106 @@
+"""Per-run log files: `STATE_DIR/logs/<job>/<run-id>.log`.
+
+One line per record: `2026-11-28T02:00:01Z [rsync] text`. The tag is `backupplan` for backupplan's
+own lines, the engine's name for what rsync/rclone printed, and `hook` for hook output. Program
+output that is not UTF-8 is kept as `\\xNN` escapes; every line is secret-masked before it is
+written. Files are 0600 in 0700 folders. Progress ticks are not logged (status.json has them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from backupplan.fsutil import ensure_private_dir
+from backupplan.secrets import mask
+
+MAX_LINE = 8192  # a single record longer than this is cut (the rest is noted, not kept)
+
+
+def log_path(state_dir: Path, job: str, run: str) -> Path:
+    return state_dir / "logs" / job / f"{run}.log"
+
+
+def stamp(moment: datetime | None = None) -> str:
+    return (moment or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class RunLog:
+    """An open run log. Writes never raise: a log that cannot be written must not stop a backup;
+    the first failure is kept in `error` so the run can report it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.error: str | None = None
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        try:
+            ensure_private_dir(path.parent)
+            self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+            os.fchmod(self._fd, 0o600)
+        except OSError as error:
+            self.error = f"cannot write the log {path}: {error.strerror or error}"
+        except Exception as error:  # StateError from ensure_private_dir
+            self.error = str(error)
+
+    def line(self, tag: str, text: str) -> None:
+        """Append one line (several if `text` has newlines) tagged `tag`."""
+        if self._fd is None:
+            return
+        now = stamp()
+        pieces = []
+        for part in mask(text).split("\n"):
+            cut = part.rstrip("\r")
+            if len(cut) > MAX_LINE:
+                cut = f"{cut[:MAX_LINE]}… ({len(cut) - MAX_LINE} more characters)"
+            pieces.append(f"{now} [{tag}] {cut}\n")
+        data = "".join(pieces).encode("utf-8", "backslashreplace")
+        with self._lock:
+            try:
+                if self._fd is not None:
+                    os.write(self._fd, data)
+            except OSError as error:
+                self.error = self.error or f"cannot write the log {self.path}: {error.strerror or error}"
+
+    def output(self, tag: str, record: bytes) -> None:
+        """Append one record of program output (raw bytes)."""
+        self.line(tag, record.decode("utf-8", "backslashreplace"))
+
+    def close(self) -> None:
+        with self._lock:
+            fd, self._fd = self._fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.fsync(fd)
+            os.close(fd)
+
+
+def read_tail(path: Path, limit: int = 10_000) -> str:
+    """The last `limit` bytes of a log, as text (for notifications and summaries)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - limit))
+            data = handle.read()
+    except OSError:
+        return ""
+    text = data.decode("utf-8", "backslashreplace")
+    return text if size <= limit else text.split("\n", 1)[-1]
+
+
+def prune_logs(folder: Path, keep: int) -> list[Path]:
+    """Delete all but the newest `keep` logs in a job's log folder (run ids sort by time)."""
+    try:
+        logs = sorted(entry for entry in folder.iterdir() if entry.suffix == ".log")
+    except OSError:
+        return []
+    removed = []
+    for old in logs[: max(0, len(logs) - keep)]:
+        with contextlib.suppress(OSError):
+            old.unlink()
+            removed.append(old)
+    return removed
