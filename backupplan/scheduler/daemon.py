@@ -2,12 +2,13 @@
 
 One daemon per state dir (`locks/_daemon.lock`). At start it applies the plan like `apply` (record
 it, handle runs a crash interrupted, catch up missed slots from the journal, start what is due),
-then an APScheduler loop fires each job at its slots. Once a second (`tick`) it looks at the clock
-(a wall-clock jump, e.g. a suspend, triggers a catch-up from the journal), the plan file (reloaded
-when it changes; SIGHUP reloads at once; an invalid edit is reported and journaled as
-`plan.rejected`, and the running plan stays), the journal (a job resumed from another terminal is
-looked at again) and, every minute, overdue jobs. SIGTERM or SIGINT stops it: nothing new starts,
-running runs are stopped and journaled as interrupted (resumed at the next start), and it exits 0.
+then the live schedule (backupplan.scheduler.live) fires each job at its slots. Once a `tick` it
+looks at the clock (a wall-clock jump, e.g. a suspend, triggers a catch-up from the journal), the
+plan file (reloaded when it changes; SIGHUP reloads at once; an invalid edit is reported and
+journaled as `plan.rejected`, and the running plan stays), the journal (a job resumed from another
+terminal is looked at again) and, every minute, overdue jobs. SIGTERM or SIGINT stops it: nothing
+new starts, running runs are stopped and journaled as interrupted (resumed at the next start), and
+it exits 0.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import contextlib
 import os
 import signal
 from collections.abc import Callable
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from backupplan.errors import BackupplanError, PlanError
@@ -25,9 +25,10 @@ from backupplan.journal.records import format_timestamp
 from backupplan.scheduler.applied import read_applied
 from backupplan.scheduler.clock import Clock, JumpDetector, SystemClock
 from backupplan.scheduler.dispatch import Dispatcher, Outcome
+from backupplan.scheduler.live import LiveSchedule
 from backupplan.scheduler.locks import apply_lock, lock_daemon
 from backupplan.scheduler.overdue import OverdueWatch, notify_overdue
-from backupplan.scheduler.reconcile import Launch, commit, reconcile
+from backupplan.scheduler.reconcile import Launch, Reconciliation, commit, reconcile
 from backupplan.scheduler.report import diff_lines, due_lines
 
 if TYPE_CHECKING:
@@ -35,19 +36,24 @@ if TYPE_CHECKING:
 
     from backupplan.journal import Journal
     from backupplan.plan.load import LoadedPlan
-    from backupplan.runner.session import Session, Trigger
+    from backupplan.runner.session import Session
 
 TICK = 1.0  # seconds between looks at the clock, the plan file and the journal
 OVERDUE_EVERY = 60.0
 STOP_EXTRA = 5.0  # on top of settings.stop_grace, for stopped runs to journal their interruption
 NOTIFY_AT_STOP = 3.0  # seconds queued notifications get when the daemon stops
-RETRY_KEY = "retry:"  # scheduler keys of retry wake-ups: "retry:<job>"
 
 SessionFactory = Callable[["LoadedPlan", "Journal"], "Session"]
 
 
 class Daemon:
     """The scheduler loop of one plan; `await Daemon(...).run()` returns the exit code."""
+
+    loaded: LoadedPlan
+    journal: Journal
+    session: Session
+    dispatcher: Dispatcher
+    live: LiveSchedule
 
     def __init__(
         self,
@@ -71,25 +77,30 @@ class Daemon:
         self.handle_signals = handle_signals
         self.detector = JumpDetector(self.clock)
         self.overdue = OverdueWatch()
-        self._slots: dict[str, datetime] = {}  # the slot of each fire APScheduler just submitted
-        self._missed: set[str] = set()
+        self._to_catch_up: set[str] = set()
         self._stop_reason: str | None = None
         self._reload_reason: str | None = None
         self._wake: asyncio.Event | None = None
         self._plan_signature: tuple[int, int, int] | None = None
         self._paused: set[str] = set()
         self._next_overdue = 0.0
-        self._scheduled: dict[str, tuple[str, str]] = {}  # job -> (schedule, timezone) it fires by
 
-    # -- control (signal handlers, tests) --------------------------------------------------------
+    # -- control (signal handlers, the live schedule, tests) -------------------------------------
 
     def request_stop(self, reason: str = "signal") -> None:
         self._stop_reason = self._stop_reason or reason
-        if self._wake is not None:
-            self._wake.set()
+        self._poke()
 
     def request_reload(self, reason: str = "SIGHUP") -> None:
         self._reload_reason = reason
+        self._poke()
+
+    def catch_up_soon(self, jobs: set[str]) -> None:
+        """Look at these jobs again from the journal at the next tick (a missed fire, a retry)."""
+        self._to_catch_up |= jobs
+        self._poke()
+
+    def _poke(self) -> None:
         if self._wake is not None:
             self._wake.set()
 
@@ -115,18 +126,13 @@ class Daemon:
             lock.release()
 
     async def _serve(self, loaded: LoadedPlan, journal: Journal) -> int:
-        from backupplan.schedule import SchedulerHooks, new_scheduler
-
         self.loaded, self.journal = loaded, journal
         self._wake = asyncio.Event()
         self.session = self.make_session(loaded, journal)
         self.dispatcher = Dispatcher(
             self.session, journal, clock=self.clock, on_skip=self._skipped, on_done=self._done
         )
-        self.scheduler = new_scheduler(
-            loaded.timezone,
-            SchedulerHooks(self._submitted, self._missed_fire, self._overlap, self._failed),
-        )
+        self.live = LiveSchedule(self)
         self._install_signals()
         try:
             journal.append(
@@ -134,8 +140,9 @@ class Daemon:
             )
             self.message(f"backupplan daemon started (pid {os.getpid()}) for {loaded.display_path}")
             self._plan_signature = _signature(loaded.path)
+            self._paused = self._paused_jobs()
             self._apply(loaded, first=True)
-            self.scheduler.start()
+            self.live.start()
             self._check_overdue()
             await self._loop()
         finally:
@@ -158,17 +165,15 @@ class Daemon:
                 self.problem(str(error))
 
     def _housekeeping(self) -> None:
-        from backupplan.schedule import skip_ahead
-
         jump = self.detector.check()
         if jump is not None:
             direction = "forward" if jump > 0 else "back"
             self.message(f"the clock jumped {direction} by {abs(jump):.0f}s: catching up from the journal")
-            skip_ahead(self.scheduler, self.clock.now())
+            self.live.skip_ahead(self.clock.now())
             self._catch_up(None)
-        if self._missed:
-            missed, self._missed = self._missed, set()
-            self._catch_up(missed)
+        if self._to_catch_up:
+            jobs, self._to_catch_up = self._to_catch_up, set()
+            self._catch_up(jobs)
         signature = _signature(self.loaded.path)
         if self._reload_reason is None and signature != self._plan_signature:
             self._reload_reason = "the plan file changed"
@@ -178,25 +183,23 @@ class Daemon:
             self._reload(reason)
         if self.journal.changed():
             self.journal.refresh()
-        paused = {job for job, state in self.journal.state.jobs.items() if state.paused}
-        resumed = {job for job in self._paused - paused if job in self.loaded.jobs}
-        self._paused = paused
-        if resumed:
-            self._catch_up(resumed)
+            paused = self._paused_jobs()
+            resumed = self._paused - paused  # `backupplan resume` from another terminal
+            self._paused = paused
+            if resumed:
+                self._catch_up(resumed)
         if self.clock.monotonic() >= self._next_overdue:
             self._check_overdue()
 
     async def _shutdown(self) -> None:
         reason = self._stop_reason or "shutdown"
         self.message(f"stopping ({reason}): running jobs are stopped and resumed at the next start")
-        with contextlib.suppress(Exception):
-            self.scheduler.pause()
+        self.live.stop()
         self.dispatcher.stop_all("shutdown")
         grace = self.loaded.plan.settings.stop_grace + STOP_EXTRA
         if not await self.dispatcher.wait(timeout=grace):
             self.problem(f"runs still going after {grace:.0f}s: {', '.join(self.dispatcher.active)}")
-        with contextlib.suppress(Exception):
-            self.scheduler.shutdown(wait=False)
+        self.live.shutdown()
         await asyncio.sleep(0)  # let the scheduler's shutdown (queued on the loop) run
         if self.session.notifications is not None:
             self.session.notifications.close(NOTIFY_AT_STOP)
@@ -224,14 +227,10 @@ class Daemon:
             launches = commit(self.journal, reconciliation, notifications=self.session.notifications)
         if not first:
             self._swap(loaded)
-        self._schedule_all()
-        self._start(launches)
-        for assessment in reconciliation.assessments:
-            if assessment.retry_at is not None:
-                self._wake_at(assessment.job, assessment.retry_at)
-        self._publish()
+        self.live.sync()
+        self._act(reconciliation, launches)
 
-    def _catch_up(self, only: set[str] | None, trigger: Trigger = "catch_up") -> None:
+    def _catch_up(self, only: set[str] | None) -> None:
         """Assess the jobs again from the journal (after a jump, a missed fire, a resume, a retry
         time) and act on it."""
         self.journal.refresh()
@@ -241,7 +240,7 @@ class Daemon:
             read_applied(self.loaded.state_dir),
             self.clock.now(),
             busy=self.dispatcher.busy,
-            first_trigger=trigger,
+            first_trigger="catch_up",
             only=only,
         )
         launches = commit(
@@ -249,10 +248,14 @@ class Daemon:
         )
         for launch in launches:
             self.message(f"{launch.job}: {launch.reason}")
-        self._start(launches)
+        self._act(reconciliation, launches)
+
+    def _act(self, reconciliation: Reconciliation, launches: list[Launch]) -> None:
+        for launch in launches:
+            self.live.launch(launch)
         for assessment in reconciliation.assessments:
             if assessment.retry_at is not None:
-                self._wake_at(assessment.job, assessment.retry_at)
+                self.live.wake_at(assessment.job, assessment.retry_at)
         if launches or not reconciliation.idle:
             self._publish()
 
@@ -262,29 +265,28 @@ class Daemon:
         try:
             new = load_plan(self.plan_path)
         except PlanError as error:
-            lines = [problem.render() for problem in error.problems]
-            self.problem(f"the plan was not reloaded ({reason}); the running plan stays in force:")
-            for line in lines:
-                self.problem(line)
-            self.journal.append(
-                "plan.rejected", data={"path": str(self.loaded.path), "reason": reason, "problems": lines}
-            )
+            self._reject(reason, [problem.render() for problem in error.problems])
             return
         if new.state_dir != self.loaded.state_dir:
             message = (
                 f"settings.state_dir changed ({self.loaded.state_dir} → {new.state_dir}): "
                 "restart the daemon to use the new state dir"
             )
-            self.problem(f"the plan was not reloaded: {message}")
-            self.journal.append(
-                "plan.rejected", data={"path": str(self.loaded.path), "reason": reason, "problems": [message]}
-            )
+            self._reject(reason, [message])
             return
         if new.digest == self.loaded.digest:
             self.message(f"plan reloaded ({reason}): no changes")
             return
         self.message(f"plan reloaded ({reason})")
         self._apply(new, first=False)
+
+    def _reject(self, reason: str, problems: list[str]) -> None:
+        self.problem(f"the plan was not reloaded ({reason}); the running plan stays in force:")
+        for line in problems:
+            self.problem(line)
+        self.journal.append(
+            "plan.rejected", data={"path": str(self.loaded.path), "reason": reason, "problems": problems}
+        )
 
     def _swap(self, new: LoadedPlan) -> None:
         """Make `new` the plan of every part of the daemon (runs in progress finish as they began)."""
@@ -303,107 +305,7 @@ class Daemon:
             else:
                 publisher.loaded = new
 
-    # -- the live schedule -----------------------------------------------------------------------
-
-    def _schedule_all(self) -> None:
-        """Make the scheduler's jobs match the plan: one per enabled, scheduled job."""
-        from backupplan.schedule import unschedule
-
-        wanted = {job_id: job for job_id, job in self.loaded.jobs.items() if job.enabled and job.schedule}
-        for job_id in list(self._scheduled):
-            if job_id not in wanted:
-                unschedule(self.scheduler, job_id)
-                del self._scheduled[job_id]
-        zone = self.loaded.plan.settings.timezone
-        for job_id, job in wanted.items():
-            assert job.schedule is not None
-            if self._scheduled.get(job_id) != (job.schedule, zone):
-                self._schedule_job(job_id, None)
-
-    def _schedule_job(self, job_id: str, anchor: datetime | None) -> None:
-        from backupplan.journal.records import parse_timestamp
-        from backupplan.schedule import parse_schedule, schedule_slots
-
-        job = self.loaded.jobs[job_id]
-        assert job.schedule is not None
-        if anchor is None:
-            state = self.journal.state.jobs.get(job_id)
-            latest = state.latest_run() if state is not None else None
-            anchor = parse_timestamp(latest.started_at) if latest is not None else self.clock.now()
-        schedule = parse_schedule(job.schedule, self.loaded.timezone)
-        schedule_slots(self.scheduler, job_id, schedule, self.loaded.timezone, self._fire, anchor=anchor)
-        self._scheduled[job_id] = (job.schedule, self.loaded.plan.settings.timezone)
-
-    def _start(self, launches: list[Launch]) -> None:
-        for launch in launches:
-            self._launch(launch)
-
-    def _launch(self, launch: Launch) -> asyncio.Task[Outcome] | None:
-        task = self.dispatcher.start(launch)
-        job = self.loaded.jobs.get(launch.job)
-        if task is not None and launch.trigger != "schedule" and job is not None and job.schedule:
-            from backupplan.schedule import parse_schedule
-
-            if parse_schedule(job.schedule, self.loaded.timezone).kind == "interval":
-                self._schedule_job(launch.job, self.clock.now())  # the interval counts from this run
-        return task
-
-    async def _fire(self, job_id: str) -> None:
-        """A slot of `job_id` came (APScheduler calls this)."""
-        from backupplan.schedule import parse_schedule, repeats_wall_time
-
-        slot = self._slots.pop(job_id, None) or self.clock.now()
-        job = self.loaded.jobs.get(job_id)
-        if job is None or not job.enabled or not job.schedule or not self.dispatcher.accepting:
-            return
-        launch = Launch(job_id, "schedule", slot, "slot")
-        try:
-            if repeats_wall_time(parse_schedule(job.schedule, self.loaded.timezone), slot):
-                wall = slot.strftime("%H:%M")
-                self.dispatcher.skip(
-                    launch,
-                    "dst",
-                    f"skipped: {wall} had already run before the clocks went back (a job at a fixed "
-                    "time runs once per time of day)",
-                )
-                return
-            task = self._launch(launch)
-        except BackupplanError as error:
-            self.problem(f"{job_id}: {error}")
-            return
-        if task is not None:
-            await asyncio.shield(task)  # the run is this fire's instance: the next slot overlaps it
-
-    async def _retry(self, key: str) -> None:
-        self._catch_up({key.removeprefix(RETRY_KEY)})
-
-    def _wake_at(self, job_id: str, at: datetime) -> None:
-        from backupplan.schedule import schedule_once
-
-        schedule_once(self.scheduler, RETRY_KEY + job_id, at, self._retry)
-
-    # -- what the scheduler and the dispatcher report --------------------------------------------
-
-    def _submitted(self, key: str, slot: datetime) -> None:
-        self._slots[key] = slot
-
-    def _missed_fire(self, key: str, slot: datetime) -> None:
-        # A fire too late to run (the loop was blocked, the machine suspended): the missed slots
-        # are found from the journal, like at start.
-        if not key.startswith(RETRY_KEY):
-            self._missed.add(key)
-            if self._wake is not None:
-                self._wake.set()
-
-    def _overlap(self, key: str, slots: list[datetime]) -> None:
-        if key.startswith(RETRY_KEY) or key not in self.loaded.jobs:
-            return
-        launch = Launch(key, "schedule", slots[-1], "slot")
-        with contextlib.suppress(BackupplanError):
-            self.dispatcher.skip(launch, "overlap", "skipped: the previous run was still going")
-
-    def _failed(self, key: str, error: BaseException) -> None:
-        self.problem(f"internal error while running {key}: {type(error).__name__}: {error}")
+    # -- what the dispatcher reports -------------------------------------------------------------
 
     def _skipped(self, job: str, message: str) -> None:
         self.message(f"{job}: {message}")
@@ -420,7 +322,9 @@ class Daemon:
             self.message(
                 f"{job}: tried again at {format_timestamp(retry_at)[:16]}Z unless a slot comes first"
             )
-            self._wake_at(job, retry_at)
+            self.live.wake_at(job, retry_at)
+
+    # -- overdue jobs, the site ------------------------------------------------------------------
 
     def _check_overdue(self) -> None:
         self._next_overdue = self.clock.monotonic() + self.overdue_every
@@ -435,6 +339,9 @@ class Daemon:
     def _publish(self) -> None:
         if self.session.publisher is not None:
             self.session.publisher.event(None)
+
+    def _paused_jobs(self) -> set[str]:
+        return {job for job, state in self.journal.state.jobs.items() if state.paused}
 
     # -- signals ---------------------------------------------------------------------------------
 

@@ -113,7 +113,7 @@ class Harness:
         async def main() -> int:
             task = asyncio.create_task(daemon.run())
             try:
-                await until(lambda: bool(self.records("daemon.started")) and daemon.scheduler.running)
+                await until(lambda: bool(self.records("daemon.started")) and daemon.live.running)
                 await body(daemon)
             finally:
                 daemon.request_stop("test")
@@ -181,10 +181,10 @@ def test_the_live_loop_runs_a_daily_job_once_on_the_fall_back_day(harness: Harne
     harness.history(plan, clock, [utc(2025, 10, 25, 0, 30)], utc(2025, 10, 1))
 
     async def body(daemon: Daemon) -> None:
-        daemon._submitted("photos", first)  # what APScheduler reports as it fires
-        await daemon._fire("photos")
-        daemon._submitted("photos", second)
-        await daemon._fire("photos")
+        daemon.live.submitted("photos", first)  # what APScheduler reports as it fires
+        await daemon.live.fire("photos")
+        daemon.live.submitted("photos", second)
+        await daemon.live.fire("photos")
 
     assert harness.run(clock, body) == 0
     started = harness.records("run.started")
