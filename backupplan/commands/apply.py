@@ -44,7 +44,7 @@ def _dry_run(loaded: LoadedPlan, now: datetime) -> int:
     from backupplan.scheduler.report import diff_lines, due_lines
 
     reconciliation = read_reconciliation(loaded, now)
-    for line in [*diff_lines(reconciliation), "", *due_lines(reconciliation, not_due=False)]:
+    for line in [*diff_lines(reconciliation), "", *due_lines(reconciliation, not_due="acted")]:
         click.echo(line)
     click.echo("Dry run: nothing was recorded or run.")
     return 0
@@ -106,7 +106,7 @@ async def _apply(loaded: LoadedPlan, journal: Journal, now: datetime | None) -> 
             if reconciliation.idle:
                 click.echo("No changes. Nothing is due.")
                 return 0
-            for line in [*diff_lines(reconciliation), "", *due_lines(reconciliation, not_due=False)]:
+            for line in [*diff_lines(reconciliation), "", *due_lines(reconciliation, not_due="acted")]:
                 click.echo(line)
             launches = commit(journal, reconciliation, notifications=session.notifications)
             if reconciliation.record:

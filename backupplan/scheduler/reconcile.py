@@ -63,10 +63,11 @@ class Reconciliation:
     @property
     def idle(self) -> bool:
         """Nothing to record, run or journal."""
-        return not self.record and not self.strays and not any(_writes(item) for item in self.assessments)
+        return not self.record and not self.strays and not any(writes(item) for item in self.assessments)
 
 
-def _writes(assessment: Assessment) -> bool:
+def writes(assessment: Assessment) -> bool:
+    """True when committing the assessment journals something."""
     return bool(
         assessment.run
         or assessment.recovery is not None

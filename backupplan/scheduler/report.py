@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import shlex
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from backupplan.journal.records import parse_timestamp
 from backupplan.plan.diff import render_diff, summary
@@ -35,13 +35,19 @@ def diff_lines(reconciliation: Reconciliation) -> list[str]:
     return [f"Changes in {name} since the plan applied at {when}:", "", *render_diff(diff), "", summary(diff)]
 
 
-def due_lines(reconciliation: Reconciliation, *, commands: bool = True, not_due: bool = True) -> list[str]:
-    """Which jobs run now and why (with the exact command when `commands`), then, when `not_due`,
-    every other job and why not."""
+def due_lines(
+    reconciliation: Reconciliation, *, commands: bool = True, not_due: Literal["all", "acted"] = "all"
+) -> list[str]:
+    """Which jobs run now and why (with the exact command when `commands`), then the other jobs
+    and why not: all of them, or (`acted`) those whose slots or interrupted runs get journaled."""
+    from backupplan.scheduler.reconcile import writes
+
     loaded = reconciliation.loaded
     due = [item for item in reconciliation.assessments if item.run]
     rest = [item for item in reconciliation.assessments if not item.run]
-    ids = [item.job for item in (due + rest if not_due else due)]
+    if not_due == "acted":
+        rest = [item for item in rest if writes(item)]
+    ids = [item.job for item in due + rest]
     width = min(NAME_WIDTH, max((len(job) for job in ids), default=0))
     lines: list[str] = []
     if due:
@@ -52,8 +58,8 @@ def due_lines(reconciliation: Reconciliation, *, commands: bool = True, not_due:
                 lines.append(" " * (width + 4) + "$ " + command_line(loaded, item.job))
     else:
         lines.append("Nothing is due.")
-    if not_due and rest:
-        lines += ["", "Not due:"]
+    if rest:
+        lines += ["", "Not due:" if not_due == "all" else "Not run:"]
         lines += [_line(item, width) for item in rest]
     for stray in reconciliation.strays:
         lines.append(f"  {stray.job}: interrupted run {stray.run} dismissed ({stray.message})")
