@@ -222,7 +222,9 @@ class Daemon:
                 self.clock.now(),
                 busy=self.dispatcher.busy,
             )
-            for line in diff_lines(reconciliation) + due_lines(reconciliation, commands=False, not_due="acted"):
+            for line in diff_lines(reconciliation) + due_lines(
+                reconciliation, commands=False, not_due="acted"
+            ):
                 self.message(line)
             launches = commit(self.journal, reconciliation, notifications=self.session.notifications)
         if not first:

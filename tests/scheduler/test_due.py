@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -274,3 +275,27 @@ def test_a_failed_run_waits_for_its_retry_time(world: World) -> None:
     )
     world.ran("photos", utc(2026, 3, 1, 1, 40), trigger="manual")  # a success since: no retry
     assert one(world, utc(2026, 3, 1, 2, 2)).run is False
+
+
+def test_overdue_agrees_with_status(world: World) -> None:
+    """The shortcut in `_overdue` gives the status document's answer for every job that waits."""
+    from backupplan.journal.health import JournalHealth
+    from backupplan.status import build_status
+
+    jobs = "".join(
+        job_yaml(schedule, name=name)
+        for name, schedule in (("daily", "0 2 * * *"), ("hourly", "0 * * * *"), ("six", "every 6h"))
+    )
+    loaded = world.plan(jobs, settings="  timezone: Europe/Berlin\n  overdue_grace: 30m\n")
+    world.applied(utc(2026, 3, 1))
+    world.ran("daily", utc(2026, 3, 1, 1, 0))
+    world.ran("hourly", utc(2026, 3, 1, 5, 0), status="failed")
+    world.ran("six", utc(2026, 3, 1, 3, 0))
+    for hours in range(0, 60, 3):
+        now = utc(2026, 3, 1, 1, 30) + timedelta(hours=hours)
+        health = JournalHealth(Path("j"), 0, 0, (), False)
+        document = build_status(world.journal.state, health, plan=loaded, now=now, progress_dir=None)
+        expected = {entry["id"]: entry["overdue"] for entry in document["jobs"]}
+        for item in assess(loaded, world.journal.state, None, now):
+            if not item.run:
+                assert item.overdue == expected[item.job], (item.job, now)
