@@ -82,6 +82,7 @@ class Daemon:
         self._reload_reason: str | None = None
         self._wake: asyncio.Event | None = None
         self._plan_signature: tuple[int, int, int] | None = None
+        self._changed_signature: tuple[int, int, int] | None = None
         self._paused: set[str] = set()
         self._next_overdue = 0.0
 
@@ -139,7 +140,7 @@ class Daemon:
                 "daemon.started", data={"pid": os.getpid(), "plan": str(loaded.path), "digest": loaded.digest}
             )
             self.message(f"backupplan daemon started (pid {os.getpid()}) for {loaded.display_path}")
-            self._plan_signature = _signature(loaded.path)
+            self._plan_signature = self._changed_signature = _signature(loaded.path)
             self._paused = self._paused_jobs()
             self._apply(loaded, first=True)
             self.live.start()
@@ -175,11 +176,15 @@ class Daemon:
             jobs, self._to_catch_up = self._to_catch_up, set()
             self._catch_up(jobs)
         signature = _signature(self.loaded.path)
-        if self._reload_reason is None and signature != self._plan_signature:
-            self._reload_reason = "the plan file changed"
+        if signature != self._plan_signature:
+            # Reload once the file has stayed the same for a tick: an editor writing in place
+            # must not have a half-written plan rejected.
+            if signature == self._changed_signature:
+                self._reload_reason = self._reload_reason or "the plan file changed"
+            self._changed_signature = signature
         if self._reload_reason is not None:
             reason, self._reload_reason = self._reload_reason, None
-            self._plan_signature = signature
+            self._plan_signature = self._changed_signature = signature
             self._reload(reason)
         if self.journal.changed():
             self.journal.refresh()

@@ -180,4 +180,6 @@ class LiveSchedule:
             self.host.problem(f"{key}: {error}")
 
     def failed(self, key: str, error: BaseException) -> None:
+        if isinstance(error, asyncio.CancelledError):
+            return  # a fire still waiting for its run when the daemon stopped
         self.host.problem(f"internal error while running {key}: {type(error).__name__}: {error}")

@@ -272,3 +272,20 @@ def test_an_overdue_job_is_notified_once(harness: Harness, tmp_path: Path) -> No
     assert sent == ["overdue"]
     assert [record["data"]["reason"] for record in harness.records("run.skipped")] == ["missed"] * 3
     assert harness.records("run.started")[1:] == []  # skip: nothing ran
+
+
+def test_an_edited_plan_file_is_reloaded_without_a_signal(harness: Harness) -> None:
+    plan_file = harness.root / "backups.yaml"
+    plan_file.write_text(job_plan("0 2 * * *"))
+    clock = ShiftedClock(utc(2026, 3, 1, 12))
+
+    async def body(daemon: Daemon) -> None:
+        await harness.settle()
+        plan_file.write_text(job_plan("0 3 * * *"))
+        await until(lambda: len(harness.records("plan.applied")) == 2, timeout=5)
+
+    assert harness.run(clock, body) == 0
+    (_, changed) = harness.records("plan.applied")
+    assert (changed["data"]["changed"], changed["data"]["added"]) == (["photos"], [])
+    assert "plan reloaded (the plan file changed)" in harness.messages
+    assert harness.records("plan.rejected") == []
