@@ -158,7 +158,7 @@ def _job_entry(
         times = timing(job, plan_job, plan, now)
     latest = job.latest_run() if job is not None else None
     verify = job.verify if job is not None else None
-    return {
+    entry = {
         "id": job_id,
         "description": plan_job.description if plan_job is not None else None,
         "engine": plan_job.engine if plan_job is not None else (job.engine if job else None),
@@ -184,6 +184,10 @@ def _job_entry(
             "run": verify.run,
         },
     }
+    missed = job.notes.get("missed") if job is not None else None
+    if missed:  # optional: the recent slots that passed without a run (the scheduler keeps them)
+        entry["missed"] = missed
+    return entry
 
 
 def build_status(

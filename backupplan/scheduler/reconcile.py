@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from backupplan.journal.records import format_timestamp, parse_timestamp
+from backupplan.journal.records import format_timestamp, parse_timestamp, rfc3339
 from backupplan.plan.diff import PlanDiff, diff_plans
 from backupplan.scheduler.applied import Applied, write_applied
 from backupplan.scheduler.due import Assessment, Recovery, assess, never_busy
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from backupplan.runner.session import Trigger
 
 MISSED_LISTED = 24  # missed slots journaled one by one; more are journaled as one summary
+RECENT_MISSED = 20  # missed slots each job keeps in its notes for status and the site
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,9 @@ def commit(
                 stop_grace=loaded.plan.settings.stop_grace,
             )
         if assessment.missed and assessment.missed_action:
-            journal_missed(journal, assessment.job, assessment.missed, assessment.missed_action)
+            journal_missed(
+                journal, assessment.job, assessment.missed, assessment.missed_action, reconciliation.now
+            )
         if assessment.run:
             assert assessment.trigger is not None
             launches.append(Launch(assessment.job, assessment.trigger, assessment.slot, assessment.reason))
@@ -212,10 +215,13 @@ def notify_interrupted(journal: Journal, notifications: Notifications, recovery:
         journal.append("job.note", job=recovery.job, data={"notify": report.state.to_data()})
 
 
-def journal_missed(journal: Journal, job: str, missed: Slots, action: str) -> None:
+def journal_missed(journal: Journal, job: str, missed: Slots, action: str, now: datetime) -> None:
     """Journal slots that passed while nothing ran them: `slot.missed` each (with `run.skipped`
-    too when they are skipped), or one summary of each when there are more than MISSED_LISTED."""
+    too when they are skipped), or one summary of each when there are more than MISSED_LISTED;
+    then the job's recent missed slots (`job.note {"missed": […]}`, what status and the site show)."""
     skip = action == "skip"
+    recent: list[dict[str, Any]] = []
+    detected = rfc3339(format_timestamp(now))
     for data in _slot_records(missed):
         journal.append("slot.missed", job=job, data={**data, "action": action})
         if skip:
@@ -224,6 +230,17 @@ def journal_missed(journal: Journal, job: str, missed: Slots, action: str) -> No
                 job=job,
                 data={**data, "reason": "missed", "message": _skip_message("missed", data)},
             )
+        shown = {
+            "slot": rfc3339(data.get("last_slot") or data["slot"]),
+            "detected_at": detected,
+            "action": action,
+        }
+        if "count" in data:
+            shown.update(first_slot=rfc3339(data["slot"]), count=data["count"])
+        recent.insert(0, shown)  # newest first
+    state = journal.state.jobs.get(job)
+    known = (state.notes.get("missed") if state is not None else None) or []
+    journal.append("job.note", job=job, data={"missed": (recent + list(known))[:RECENT_MISSED]})
 
 
 def journal_skipped(journal: Journal, job: str, reason: str, missed: Slots, slot: datetime | None) -> None:

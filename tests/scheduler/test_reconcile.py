@@ -75,8 +75,14 @@ def test_missed_slots_skipped_one_by_one(world: World) -> None:
                 "slot": slot, "reason": "missed",
                 "message": "skipped: missed while backupplan was not running (missed: skip)"}},
         ]  # fmt: skip
+    recent = [
+        {"slot": f"2026-03-0{day}T01:00:00Z", "detected_at": "2026-03-03T09:00:00Z", "action": "skip"}
+        for day in (3, 2)
+    ]
+    expected.append({"type": "job.note", "job": "photos", "data": {"missed": recent}})
     assert records_after(world, seq) == expected
     assert world.journal.state.jobs["photos"].missed_slots == 2
+    assert world.journal.state.jobs["photos"].notes["missed"] == recent  # what status and the site show
 
 
 def test_many_missed_slots_are_summed_up(world: World) -> None:
@@ -96,6 +102,9 @@ def test_many_missed_slots_are_summed_up(world: World) -> None:
         {"type": "slot.missed", "job": "photos", "data": {
             "slot": "2026-03-01T01:00:00.000Z", "last_slot": "2026-03-03T00:00:00.000Z", "count": 48,
             "more": False, "action": "run_once"}},
+        {"type": "job.note", "job": "photos", "data": {"missed": [{
+            "slot": "2026-03-03T00:00:00Z", "detected_at": "2026-03-03T00:30:00Z", "action": "run_once",
+            "first_slot": "2026-03-01T01:00:00Z", "count": 48}]}},
     ]  # fmt: skip
     assert world.journal.state.jobs["photos"].missed_slots == 48
 
@@ -162,3 +171,25 @@ def test_nothing_to_do_is_idle(world: World) -> None:
         loaded, world.journal.state, read_applied(loaded.state_dir), utc(2026, 3, 2, 1) + timedelta(seconds=5)
     )
     assert not later.idle and [item.job for item in later.due] == ["photos"]
+
+
+def test_missed_slots_reach_the_status_document(world: World) -> None:
+    from pathlib import Path
+
+    from backupplan.journal.health import JournalHealth
+    from backupplan.status import build_status
+
+    loaded = world.plan(job_yaml("0 2 * * *", missed="skip") + job_yaml("0 2 * * *", name="fine"))
+    world.ran("photos", utc(2026, 3, 1, 1))
+    world.ran("fine", utc(2026, 3, 3, 1))
+    commit(world.journal, reconcile(loaded, world.journal.state, world.applied(), utc(2026, 3, 3, 9)))
+    health = JournalHealth(Path("j"), 0, 0, (), False)
+    document = build_status(
+        world.journal.state, health, plan=loaded, now=utc(2026, 3, 3, 9), progress_dir=None
+    )
+    jobs = {entry["id"]: entry for entry in document["jobs"]}
+    assert [slot["slot"] for slot in jobs["photos"]["missed"]] == [
+        "2026-03-03T01:00:00Z",
+        "2026-03-02T01:00:00Z",
+    ]
+    assert "missed" not in jobs["fine"]  # the field is only there when there is something to show
