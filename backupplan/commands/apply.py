@@ -118,9 +118,10 @@ async def _apply(loaded: LoadedPlan, journal: Journal, now: datetime | None) -> 
         interrupted = await _wait_with_signals(dispatcher)
     finally:
         finish(session)
-    results = [outcome.result for outcome in outcomes if outcome.result is not None]
-    results += [_as_result(outcome) for outcome in outcomes if outcome.result is None]
-    for line in summary_lines(results + refused):
+    order = {job_id: index for index, job_id in enumerate(loaded.jobs)}
+    results = [outcome.result or _as_result(outcome) for outcome in outcomes] + refused
+    results.sort(key=lambda result: order.get(result.job, len(order)))  # plan order, not end order
+    for line in summary_lines(results):
         click.echo(line)
     if interrupted:
         return EXIT_INTERRUPTED
