@@ -236,3 +236,23 @@ def test_network_check_waits_for_a_listener(tmp_path: Path, rsync_daemon, cli) -
     assert 0.8 < waited < 8
     assert describe(rsync_daemon.module / "w") == describe(tmp_path / "data")
     assert [record["type"] for record in records(tmp_path) if record["type"] == "run.skipped"] == []
+
+
+def test_the_demo_plan_applies_end_to_end(tmp_path: Path, run_backupplan) -> None:  # type: ignore[no-untyped-def]
+    """What scripts/demo.sh does after bootstrapping: every demo job is due at the first apply."""
+    from tests.conftest import REPO
+
+    (tmp_path / "backups.yaml").write_text((REPO / "backups.yaml").read_text())
+    subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "demo_data.py"), "demo/data"], cwd=tmp_path, check=True
+    )
+    (tmp_path / "demo" / "backup").mkdir()
+    first = run_backupplan(["apply", "-p", "backups.yaml"], cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "Due now (3 of 3 jobs):" in first.stdout and "3 of 3 jobs succeeded." in first.stdout
+    assert describe(tmp_path / "demo" / "backup" / "photos-mirror") == describe(
+        tmp_path / "demo" / "data" / "photos"
+    )
+    assert (tmp_path / "demo" / "site" / "index.html").exists()
+    again = run_backupplan(["apply", "-p", "backups.yaml"], cwd=tmp_path)
+    assert (again.returncode, again.stdout) == (0, "No changes. Nothing is due.\n")
