@@ -252,16 +252,16 @@ def assess_job(job_id: str, job: Job, job_state: JobState | None, context: Conte
         return run("schedule", f"slot {context.when(on_time)}", recovery=recovery)
 
     # 10: a failed run's retry
-    retry = _retry_at(job_state)
+    retry = _retry(job_state)
     if retry is not None:
-        failures = int((job_state.notes.get(RETRY_NOTE) or {}).get("failures") or 1)  # type: ignore[union-attr]
-        if retry <= context.now:
+        retry_at, failures = retry
+        if retry_at <= context.now:
             return run(
                 "catch_up", f"retry: the last run did not succeed ({failures} in a row)", recovery=recovery
             )
         return verdict(
-            f"waiting to retry at {context.when(retry)} (the last run did not succeed)",
-            retry_at=retry, recovery=recovery,
+            f"waiting to retry at {context.when(retry_at)} (the last run did not succeed)",
+            retry_at=retry_at, recovery=recovery,
         )  # fmt: skip
     return verdict(f"next slot {_next_slot(schedule, anchor, context)}", recovery=recovery)
 
@@ -283,20 +283,20 @@ def _moved(job_id: str, context: Context) -> str:
     return ", ".join(changes)
 
 
-def _retry_at(job_state: JobState | None) -> datetime | None:
-    """When a failed run's retry is due (from the dispatcher's note), unless a success came since."""
-    if job_state is None:
-        return None
-    note = job_state.notes.get(RETRY_NOTE)
-    if not isinstance(note, dict) or not note.get("next") or not note.get("at"):
+def _retry(job_state: JobState | None) -> tuple[datetime, int] | None:
+    """When a failed run may be retried and how many failed in a row (the dispatcher's note),
+    unless a success came since."""
+    note = job_state.notes.get(RETRY_NOTE) if job_state is not None else None
+    if job_state is None or not isinstance(note, dict):
         return None
     try:
         failed_at, retry_at = parse_timestamp(note["at"]), parse_timestamp(note["next"])
-    except (TypeError, ValueError):
+        failures = int(note.get("failures") or 1)
+    except (KeyError, TypeError, ValueError):
         return None
     if job_state.last_success is not None and parse_timestamp(job_state.last_success) >= failed_at:
         return None
-    return retry_at
+    return retry_at, failures
 
 
 def _next_slot(schedule: Schedule, anchor: datetime, context: Context) -> str:

@@ -51,11 +51,14 @@ class Reconciliation:
     assessments: list[Assessment]
     strays: list[Recovery]
     now: datetime
+    journal_digest: str | None = None  # of the journal's last `plan.applied`
 
     @property
     def record(self) -> bool:
-        """True when the plan must be recorded as applied (never applied, or it changed)."""
-        return self.applied is None or self.applied.digest != self.loaded.digest
+        """True when the plan must be recorded as applied: never applied, changed, or the journal
+        does not know it (a journal started afresh next to an old applied.json)."""
+        digest = self.loaded.digest
+        return self.applied is None or self.applied.digest != digest or self.journal_digest != digest
 
     @property
     def due(self) -> list[Assessment]:
@@ -104,7 +107,8 @@ def reconcile(
         for item in state.interruptions
         if item.handled == "pending" and item.job not in loaded.jobs
     ]
-    return Reconciliation(loaded, applied, diff, assessments, strays, now)
+    journal_digest = state.plan.digest if state.plan is not None else None
+    return Reconciliation(loaded, applied, diff, assessments, strays, now, journal_digest)
 
 
 def commit(

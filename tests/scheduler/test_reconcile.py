@@ -61,9 +61,9 @@ def test_a_removed_job_is_marked_removed_and_keeps_its_history(world: World) -> 
 
 def test_missed_slots_skipped_one_by_one(world: World) -> None:
     loaded = world.plan(job_yaml("0 2 * * *", missed="skip"))
+    applied = world.applied(utc(2026, 3, 1))
     world.ran("photos", utc(2026, 3, 1, 1))
     seq = world.journal.state.last_seq
-    applied = world.applied()
     launches = commit(world.journal, reconcile(loaded, world.journal.state, applied, utc(2026, 3, 3, 9)))
     assert launches == []
     expected = []
@@ -87,10 +87,11 @@ def test_missed_slots_skipped_one_by_one(world: World) -> None:
 
 def test_many_missed_slots_are_summed_up(world: World) -> None:
     loaded = world.plan(job_yaml("0 * * * *", missed="run_once"), settings="  timezone: UTC\n")
+    applied = world.applied(utc(2026, 3, 1))
     world.ran("photos", utc(2026, 3, 1, 0, 0, 30))
     seq = world.journal.state.last_seq
     now = utc(2026, 3, 3, 0, 30)  # 48 slots: 01:00 on the 1st … 00:00 on the 3rd
-    launches = commit(world.journal, reconcile(loaded, world.journal.state, world.applied(), now))
+    launches = commit(world.journal, reconcile(loaded, world.journal.state, applied, now))
     assert launches == [
         Launch(
             "photos", "catch_up", utc(2026, 3, 3), "missed 48 slots since 2026-03-01 01:00 UTC "
@@ -111,10 +112,11 @@ def test_many_missed_slots_are_summed_up(world: World) -> None:
 
 def test_paused_slots_are_skipped(world: World) -> None:
     loaded = world.plan(job_yaml("0 2 * * *"))
+    applied = world.applied(utc(2026, 3, 1))
     world.ran("photos", utc(2026, 3, 1, 1))
     world.append("job.paused", utc(2026, 3, 1, 5), job="photos")
     seq = world.journal.state.last_seq
-    commit(world.journal, reconcile(loaded, world.journal.state, world.applied(), utc(2026, 3, 3, 1, 0, 10)))
+    commit(world.journal, reconcile(loaded, world.journal.state, applied, utc(2026, 3, 3, 1, 0, 10)))
     assert records_after(world, seq) == [
         {"type": "run.skipped", "job": "photos", "data": {
             "slot": f"2026-03-0{day}T01:00:00.000Z", "reason": "paused",
@@ -125,11 +127,10 @@ def test_paused_slots_are_skipped(world: World) -> None:
 
 def test_recovery_resume_and_pause(world: World) -> None:
     loaded = world.plan(job_yaml("0 2 * * *"))
+    applied = world.applied(utc(2026, 2, 28))
     run = crash(world, utc(2026, 3, 1, 1))
     seq = world.journal.state.last_seq
-    launches = commit(
-        world.journal, reconcile(loaded, world.journal.state, world.applied(), utc(2026, 3, 1, 3))
-    )
+    launches = commit(world.journal, reconcile(loaded, world.journal.state, applied, utc(2026, 3, 1, 3)))
     assert [launch.trigger for launch in launches] == ["resume"]
     assert records_after(world, seq) == [
         {"type": "recovery.handled", "job": "photos", "run": run, "data": {
