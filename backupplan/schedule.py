@@ -85,6 +85,14 @@ def fire_times(
     back, `30 2 * * *` runs at the first 02:30 only (APScheduler alone fires at both). Schedules
     with a wildcard hour fire at every real slot. The limit bounds the work after a large clock jump.
     """
+    return fire_times_and_next(schedule, timezone, after, until, limit=limit)[0]
+
+
+def fire_times_and_next(
+    schedule: Schedule, timezone: tzinfo, after: datetime, until: datetime | None, *, limit: int
+) -> tuple[list[datetime], datetime | None]:
+    """Like `fire_times`, and the first fire time after `until` when the walk reached it (None
+    when it stopped at `limit`, or the schedule has no further fire time)."""
     if schedule.kind == "interval":
         raise ValueError("interval schedules have no fixed fire times")
     trigger = cached_trigger(schedule, timezone)
@@ -95,14 +103,17 @@ def fire_times(
     moment = after.astimezone(UTC) + timedelta(microseconds=1)
     while len(times) < limit:
         upcoming = trigger.get_next_fire_time(previous, moment)
-        if upcoming is None or (until is not None and upcoming > until):
-            break
+        if upcoming is None:
+            return times, None
+        if until is not None and upcoming > until:
+            # the repeated hour's second fire is no slot: whoever wants the next one asks again
+            return times, None if repeats_wall_time(schedule, upcoming) else upcoming
         previous = upcoming
         moment = upcoming.astimezone(UTC) + timedelta(microseconds=1)
         if repeats_wall_time(schedule, upcoming):
             continue  # the repeated hour after a fall-back: this wall-clock time already fired
         times.append(upcoming)
-    return times
+    return times, None
 
 
 def repeats_wall_time(schedule: Schedule, moment: datetime) -> bool:

@@ -263,7 +263,9 @@ def assess_job(job_id: str, job: Job, job_state: JobState | None, context: Conte
             f"waiting to retry at {context.when(retry_at)} (the last run did not succeed)",
             retry_at=retry_at, recovery=recovery,
         )  # fmt: skip
-    return verdict(f"next slot {_next_slot(schedule, anchor, context)}", recovery=recovery)
+    upcoming = missed.upcoming  # found with the slots (none came since the anchor)
+    when = context.when(upcoming) if upcoming is not None else _next_slot(schedule, anchor, context)
+    return verdict(f"next slot {when}", recovery=recovery)
 
 
 def _moved(job_id: str, context: Context) -> str:

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from backupplan.schedule import Schedule, fire_times, latest_fire_time
+from backupplan.schedule import Schedule, fire_times_and_next, latest_fire_time
 
 COUNT_LIMIT = 1000  # slots enumerated at most; past it the count says "at least"
 ON_TIME = 120.0  # seconds: the latest slot, when this recent, is run as scheduled rather than missed
@@ -32,6 +32,7 @@ class Slots:
     count: int = 0
     more: bool = False
     last: datetime | None = None
+    upcoming: datetime | None = None  # the first slot after the span, when finding these found it
 
     def __bool__(self) -> bool:
         return self.count > 0
@@ -64,22 +65,20 @@ def slots_between(schedule: Schedule, timezone: tzinfo, after: datetime, until: 
     if schedule.kind == "interval":
         step = timedelta(seconds=schedule.interval)
         reach = (until - after).total_seconds() + tolerance(schedule)
-        count = math.floor(reach / schedule.interval)
-        if count <= 0:
-            return NO_SLOTS
+        count = max(0, math.floor(reach / schedule.interval))
         listed = min(count, COUNT_LIMIT)
         times = tuple(after + step * index for index in range(1, listed + 1))
-        return Slots(times, count, False, after + step * count)
+        last = after + step * count if count else None
+        return Slots(times, count, False, last, after + step * (count + 1))
+    found, upcoming = fire_times_and_next(schedule, timezone, after, until, limit=COUNT_LIMIT + 1)
     # In UTC from here on: aware datetimes in a repeated or skipped hour never compare equal to
     # another zone's, and the journal speaks UTC anyway.
-    times_list = [
-        moment.astimezone(UTC)
-        for moment in fire_times(schedule, timezone, after, until, limit=COUNT_LIMIT + 1)
-    ]
-    if len(times_list) <= COUNT_LIMIT:
-        return Slots(tuple(times_list), len(times_list), False, times_list[-1] if times_list else None)
+    times = tuple(moment.astimezone(UTC) for moment in found)
+    following = upcoming.astimezone(UTC) if upcoming is not None else None
+    if len(times) <= COUNT_LIMIT:
+        return Slots(times, len(times), False, times[-1] if times else None, following)
     last = latest_fire_time(schedule, timezone, after, until)
-    return Slots(tuple(times_list[:COUNT_LIMIT]), COUNT_LIMIT, True, last.astimezone(UTC) if last else None)
+    return Slots(times[:COUNT_LIMIT], COUNT_LIMIT, True, last.astimezone(UTC) if last else None)
 
 
 def on_time_window(schedule: Schedule) -> float:
@@ -93,10 +92,11 @@ def due_slots(
     schedule: Schedule, timezone: tzinfo, anchor: datetime, now: datetime
 ) -> tuple[datetime | None, Slots]:
     """Given a job's schedule, its anchor (the start of its last run) and now, return the slot to
-    run on time (the latest slot, when it is recent) and the slots missed before it."""
+    run on time (the latest slot, when it is recent) and the slots missed before it. With no slot
+    since the anchor, the Slots returned is empty but carries the next slot (`upcoming`)."""
     slots = slots_between(schedule, timezone, anchor, now)
-    if not slots or slots.last is None:
-        return None, NO_SLOTS
+    if not slots or slots.last is None:  # none since the anchor: pass on the next one, if known
+        return None, Slots(upcoming=slots.upcoming) if slots.upcoming else NO_SLOTS
     if (now - slots.last).total_seconds() > on_time_window(schedule):
         return None, slots
     on_time = slots.last
