@@ -38,7 +38,8 @@ class RunLog:
         self._lock = threading.Lock()
         self._fd: int | None = None
         try:
-            ensure_private_dir(path.parent)
+            ensure_private_dir(path.parent.parent)  # STATE_DIR/logs
+            ensure_private_dir(path.parent)  # STATE_DIR/logs/<job>
             self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
             os.fchmod(self._fd, 0o600)
         except OSError as error:
@@ -93,9 +94,11 @@ def read_tail(path: Path, limit: int = 10_000) -> str:
 
 
 def prune_logs(folder: Path, keep: int) -> list[Path]:
-    """Delete all but the newest `keep` logs in a job's log folder (run ids sort by time)."""
+    """Delete all but the newest `keep` logs in a job's log folder (newest by last write: run ids
+    only sort by time to the second)."""
     try:
-        logs = sorted(entry for entry in folder.iterdir() if entry.suffix == ".log")
+        logs = sorted((entry for entry in folder.iterdir() if entry.suffix == ".log"),
+                      key=lambda entry: (entry.stat().st_mtime_ns, entry.name))
     except OSError:
         return []
     removed = []
