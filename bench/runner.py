@@ -50,7 +50,8 @@ def prepare_tree(preset: str) -> Path:
     if not (source / ".complete").exists():
         if source.exists():
             shutil.rmtree(source)
-        subprocess.run([sys.executable, str(MAKE_TREE), "generate", str(source), "--preset", preset], check=True)
+        command = [sys.executable, str(MAKE_TREE), "generate", str(source), "--preset", preset]
+        subprocess.run(command, check=True)
         (source / ".complete").write_text("")
     return source
 
@@ -82,7 +83,9 @@ def raw_argv(engine: str, source: Path, destination: Path) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--preset", default="medium")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--engines", default="rsync,rclone")
@@ -111,8 +114,10 @@ def main() -> None:
             print(f"round {round_number + 1}/{args.rounds} {engine} done", file=sys.stderr)
     shutil.rmtree(DATA / "trash", ignore_errors=True)
 
-    print(f"\ntree: {args.preset} ({sum(1 for _ in source.rglob('*') if _.is_file()) - 1} files), "
-          f"{args.rounds} rounds, medians in seconds (min-max)")
+    print(
+        f"\ntree: {args.preset} ({sum(1 for _ in source.rglob('*') if _.is_file()) - 1} files), "
+        f"{args.rounds} rounds, medians in seconds (min-max)"
+    )
     for name, values in results.items():
         print(f"  {name:28} {statistics.median(values):7.3f}  ({min(values):.3f}-{max(values):.3f})")
     for engine in engines:
@@ -120,8 +125,10 @@ def main() -> None:
         bp_full = statistics.median(results[f"{engine} backupplan full"])
         raw_same = statistics.median(results[f"{engine} raw no-change"])
         bp_same = statistics.median(results[f"{engine} backupplan no-change"])
-        print(f"{engine}: full copy {bp_full / raw_full:.2f}x raw (target <= 1.03x); "
-              f"no-change raw + {(bp_same - raw_same) * 1000:.0f} ms (target <= +150 ms)")
+        print(
+            f"{engine}: full copy {bp_full / raw_full:.2f}x raw (target <= 1.03x); "
+            f"no-change raw + {(bp_same - raw_same) * 1000:.0f} ms (target <= +150 ms)"
+        )
 
 
 if __name__ == "__main__":
