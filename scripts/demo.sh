@@ -8,25 +8,26 @@ scripts/bootstrap.sh
 bp=".venv/bin/backupplan"
 
 [ -d demo/data ] || .venv/bin/python scripts/demo_data.py demo/data
-# rsync never creates a missing destination's parent folder (an unmounted disk must not be
-# mistaken for an empty one): the demo's "second disk" is this folder.
-mkdir -p demo/backup
+# Local destinations must exist up to their parent folder: backupplan never creates the mount
+# point of a missing disk (so an unplugged USB disk is never "backed up" onto the system disk).
+mkdir -p demo/backup demo/cloud
 
 echo
 echo "== backupplan validate"
 $bp validate backups.yaml
 echo
 echo "== backupplan plan        (what changed since the last apply, what is due and why)"
-$bp plan -p backups.yaml
+$bp plan
 echo
 echo "== backupplan apply       (record the plan, run every job that is due)"
-$bp apply -p backups.yaml
+$bp apply
 echo
 echo "== backupplan status"
-$bp status -p backups.yaml
+$bp status
 echo
-echo "Done. The status site is demo/site/index.html (or: $bp site serve -p backups.yaml)."
-echo "Next steps:"
-echo "  $bp apply -p backups.yaml      # again: nothing is due until the next slot"
-echo "  $bp daemon -p backups.yaml     # keep running the jobs on their schedules (Ctrl-C stops)"
-echo "  $bp schema > backupplan.schema.json   # editor completion for backups.yaml"
+echo "Done. The backups are in demo/backup/ and demo/cloud/; the journal and logs in demo/state/."
+echo "The status site is demo/site/index.html: open it in a browser, or run"
+echo "  $bp site serve        # then visit http://127.0.0.1:8000/"
+echo "Next:"
+echo "  $bp apply             # again: nothing is due until the jobs' next slots"
+echo "  $bp daemon            # keep running the jobs on their schedules (Ctrl-C stops it)"

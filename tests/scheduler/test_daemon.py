@@ -20,7 +20,7 @@ from backupplan.journal import Journal
 from backupplan.plan.load import LoadedPlan
 from backupplan.scheduler.applied import write_applied
 from backupplan.scheduler.daemon import Daemon
-from tests.notify.conftest import Receiver
+from tests.receiver import Receiver
 from tests.scheduler.conftest import World, utc
 from tests.trees import build, describe
 

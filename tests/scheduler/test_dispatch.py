@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from backupplan.commands.run import make_session, open_journal
+from backupplan.commands.run import finish, make_session, open_journal
 from backupplan.journal import JobLock
 from backupplan.plan.load import load_plan
 from backupplan.plan.model import Retries
@@ -62,7 +62,7 @@ def run_launches(root: Path, *launches: Launch, hold: str | None = None) -> tupl
                 asyncio.run(go())
         else:
             asyncio.run(go())
-        session.notifications.close(1.0)  # type: ignore[union-attr]
+        finish(session)
     finally:
         journal.close()
     return outcomes, skips
