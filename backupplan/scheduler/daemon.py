@@ -319,6 +319,9 @@ class Daemon:
 
     def _done(self, outcome: Outcome) -> None:
         job = outcome.launch.job
+        # Slots that passed while the run went on and that nobody journaled (it was claimed here,
+        # the timers were moved past a clock jump) are found now, from the journal.
+        self.catch_up_soon({job})
         if outcome.skipped not in (None, "overlap", "paused"):
             self.message(f"{job}: {outcome.message}")
         retry_at = self.dispatcher.retry_time(job)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from backupplan.errors import BackupplanError, JobBusyError
 from backupplan.journal.records import format_timestamp, parse_timestamp
-from backupplan.scheduler.due import RETRY_NOTE
+from backupplan.scheduler.due import CLAIMED_HERE, RETRY_NOTE
 from backupplan.scheduler.network import NetworkGate, needs_network
 from backupplan.scheduler.reconcile import Launch
 
@@ -123,7 +123,7 @@ class Dispatcher:
         from backupplan.journal import lock_holder
 
         if job_id in self._claims:
-            return "it is already queued or running in this process"
+            return CLAIMED_HERE
         holder = lock_holder(self.loaded.state_dir, job_id)
         if holder is None:
             return None

@@ -102,6 +102,11 @@ class Context:
         return moment.astimezone(UTC).astimezone(self.timezone).strftime("%Y-%m-%d %H:%M %Z")
 
 
+# What `busy` answers for a job this process already started (or queued): its run covers the
+# slot, so nothing is journaled about it; another process's claim makes the slot an overlap.
+CLAIMED_HERE = "it is already queued or running in this process"
+
+
 def never_busy(job_id: str) -> str | None:
     return None
 
@@ -169,6 +174,8 @@ def assess_job(job_id: str, job: Job, job_state: JobState | None, context: Conte
             fields["missed"] = missed
             fields["missed_action"] = job.missed
         claimed = context.busy(job_id)
+        if claimed == CLAIMED_HERE:
+            return verdict(f"busy: {claimed}", recovery=fields.get("recovery"))
         if claimed is not None:
             return verdict(
                 f"busy: {claimed}", slot=fields["slot"], missed=missed, skipped="overlap",

@@ -299,3 +299,14 @@ def test_overdue_agrees_with_status(world: World) -> None:
         for item in assess(loaded, world.journal.state, None, now):
             if not item.run:
                 assert item.overdue == expected[item.job], (item.job, now)
+
+
+def test_a_job_started_here_journals_nothing_about_its_slot(world: World) -> None:
+    from backupplan.scheduler.due import CLAIMED_HERE
+
+    world.plan(job_yaml("0 2 * * *"))
+    world.ran("photos", utc(2026, 3, 1, 1))
+    # e.g. a fire that came just before a clock-jump catch-up: its run covers the slot
+    found = one(world, utc(2026, 3, 2, 1, 0, 20), busy=lambda job: CLAIMED_HERE)
+    assert (found.run, found.skipped, found.missed.count) == (False, None, 0)
+    assert found.reason == f"busy: {CLAIMED_HERE}"
