@@ -92,11 +92,15 @@ def reconcile(
 ) -> Reconciliation:
     """Given the plan, the journal's state, the applied plan and now, return what applying means;
     read nothing else and write nothing."""
-    diff = diff_plans(applied.plan if applied is not None else None, loaded.normalized())
+    unchanged = applied is not None and applied.digest == loaded.digest
+    if unchanged:
+        diff = PlanDiff()  # the same digest is the same plan: spare normalizing 1,000 jobs
+    else:
+        diff = diff_plans(applied.plan if applied is not None else None, loaded.normalized())
     assessments = assess(
         loaded,
         state,
-        applied.plan if applied is not None else None,
+        applied.plan if applied is not None and not unchanged else None,  # for changed locations
         now,
         busy=busy,
         first_trigger=first_trigger,
