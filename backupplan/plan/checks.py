@@ -44,13 +44,8 @@ def check_job(job_id: str, job: Job, base_dir: Path) -> Iterator[JobProblem]:
             "rsync cannot copy from one remote host to another",
             "make the source or the destination local, or use engine: rclone",
         )
-    if job.snapshots is not None and job.engine == "rclone":
-        yield JobProblem(
-            ("snapshots",),
-            "snapshots are not supported for rclone jobs",
-            "snapshots are hard-linked folders that only rsync can make; use engine: rsync, "
-            "or leave snapshots out",
-        )
+    if job.snapshots is not None:
+        yield from _snapshot_problems(job, destination.is_local)
     if job.ping is not None and not job.ping.startswith(("http://", "https://")):
         yield JobProblem(
             ("ping",), "ping must be an http:// or https:// URL", "e.g. https://hc-ping.com/<uuid>"
@@ -61,4 +56,46 @@ def check_job(job_id: str, job: Job, base_dir: Path) -> Iterator[JobProblem]:
                 ("notify", index, "url"),
                 "not a notification URL",
                 "apprise URLs look like mailto://…, ntfy://…, json://…",
+            )
+
+
+# rsync options that write into existing files instead of replacing them: in a snapshot they would
+# write through hard links into older snapshots; and options that fight backupplan's own linking.
+IN_PLACE_OPTIONS = ("--inplace", "--append", "--append-verify", "--write-devices")
+LINKING_OPTIONS = ("--link-dest", "--copy-dest", "--compare-dest")
+
+
+def _snapshot_problems(job: Job, local_destination: bool) -> Iterator[JobProblem]:
+    if job.engine == "rclone":
+        yield JobProblem(
+            ("snapshots",),
+            "snapshots are not supported for rclone jobs",
+            "a snapshot is a dated folder whose unchanged files are hard links to the previous one, "
+            "renamed into place when complete; rclone remotes (S3, WebDAV, …) have neither hard links "
+            "nor atomic folder renames, so every snapshot would be a full copy. Use engine: rsync with "
+            "a local destination, or leave snapshots out",
+        )
+        return
+    if not local_destination:
+        yield JobProblem(
+            ("destination",),
+            "snapshots need a local destination",
+            "snapshots are made with hard links and renames inside the destination, which rsync "
+            "cannot do on another host; back up to a local folder or a mounted disk, or leave "
+            "snapshots out",
+        )
+    for index, argument in enumerate(job.extra_args):
+        option = argument.split("=", 1)[0]
+        if option in IN_PLACE_OPTIONS:
+            yield JobProblem(
+                ("extra_args", index),
+                f"{option} cannot be used with snapshots",
+                "it makes rsync write into existing files, and in a snapshot those are hard links "
+                "shared with older snapshots, which would change too; leave it out",
+            )
+        elif option in LINKING_OPTIONS:
+            yield JobProblem(
+                ("extra_args", index),
+                f"{option} cannot be used with snapshots",
+                "backupplan links each snapshot to the previous one itself; leave it out",
             )
