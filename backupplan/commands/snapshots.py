@@ -100,8 +100,9 @@ def listing_lines(loaded: LoadedPlan, job_id: str, listing: Listing, *, as_json:
         count = len(measurement.snapshots)
         lines += [
             "",
-            f"{count} snapshot{'s' if count != 1 else ''}, {format_size(measurement.distinct_bytes)} "
-            f"on disk together. Times in {zone}; UNIQUE is what removing that snapshot would free.",
+            f"{count} snapshot{'s' if count != 1 else ''}, {format_size(measurement.distinct_bytes)} of "
+            f"files together (shared files counted once). Times in {zone}; UNIQUE is what removing "
+            "that snapshot would free.",
         ]
     else:
         lines.append("No complete snapshot yet.")

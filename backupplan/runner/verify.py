@@ -68,13 +68,15 @@ class VerifyReport:
         }
 
     def lines(self, limit: int = LOGGED_DIFFERENCES) -> list[str]:
-        """Every difference on its own line (at most `limit`), then the comparison's errors."""
+        """Every difference on its own line (at most `limit`); without any, the comparison's errors."""
         shown = [
             f"{LABELS.get(item.kind, item.kind)}  {mask(item.path)}" for item in self.differences[:limit]
         ]
         if len(self.differences) > limit:
             shown.append(f"… and {len(self.differences) - limit} more")
-        return shown + [f"! {mask(error)}" for error in self.errors[:50]]
+        if self.differences:  # the engine's error lines then only restate them (rclone: "md5 differ")
+            return shown
+        return [f"! {mask(error)}" for error in self.errors[:50]]
 
 
 async def verify_copy(

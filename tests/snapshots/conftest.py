@@ -76,14 +76,18 @@ class SnapshotJob:
         return result.log.read_text()
 
 
-@pytest.fixture
-def snapshot_job(tmp_path: Path) -> SnapshotJob:
+def new_snapshot_job(root: Path) -> SnapshotJob:
     """A snapshot job with a generated source and `keep: {last: 30}`, plan written."""
-    job = SnapshotJob(tmp_path)
+    job = SnapshotJob(root)
     trees.generate(job.source)
     job.destination.parent.mkdir()
     job.write_plan(snapshots={"keep": {"last": 30}})
     return job
+
+
+@pytest.fixture
+def snapshot_job(tmp_path: Path) -> SnapshotJob:
+    return new_snapshot_job(tmp_path)
 
 
 def at(text: str) -> datetime:
