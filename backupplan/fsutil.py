@@ -10,13 +10,18 @@ from backupplan.errors import StateError
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create `path` (and parents) as 0700 if missing; tighten an existing folder we own to 0700.
+    """Create `path` (missing parents with the usual mode) as 0700, or tighten an existing `path`
+    we own to 0700. Raise StateError naming the path when it cannot be created.
 
-    Raise StateError naming the path when it cannot be created.
+    Only the folder itself is made private: a parent may hold other things (the site next to the
+    state dir) that must stay readable.
     """
     try:
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if path.stat().st_uid == os.geteuid() and path.stat().st_mode & 0o077:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            path.mkdir(mode=0o700)
+        status = path.stat()
+        if status.st_uid == os.geteuid() and status.st_mode & 0o077:
             path.chmod(0o700)
     except OSError as error:
         raise StateError(f"cannot create folder {path}: {error.strerror or error}") from None

@@ -7,9 +7,11 @@ data (the status document of docs/status-json.md, run summaries, masked configs)
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from backupplan.plan.model import Settings
@@ -79,14 +81,19 @@ def site_input(
     )
 
 
-def tool_checks() -> list[ToolCheck]:
-    """Is each engine's program installed, and which version (the site shows it, doctor checks it)."""
+def tool_checks(cache: Path | None = None) -> list[ToolCheck]:
+    """Is each engine's program installed, and which version (the site shows it, doctor checks it).
+
+    `rclone version` alone takes ~90 ms, so with `cache` (a file in the state dir) a version is
+    asked again only when the program's file changed (path, size or mtime)."""
     import shutil
 
     from backupplan.engines import ENGINES
     from backupplan.site.data import ToolCheck
 
+    known = _read_cache(cache)
     checks = []
+    fresh: dict[str, Any] = {}
     for name, engine in ENGINES.items():
         path = shutil.which(name)
         if path is None:
@@ -94,20 +101,44 @@ def tool_checks() -> list[ToolCheck]:
                 ToolCheck(name, None, None, False, f"{name} is not installed (apt-get install {name})")
             )
             continue
-        version = engine.version()
+        status = Path(path).stat()
+        key = f"{path}:{status.st_size}:{status.st_mtime_ns}"
+        version = known.get(key) if key in known else engine.version()
+        fresh[key] = version
         checks.append(
             ToolCheck(
                 name, path, version, version is not None, None if version else f"{path} --version failed"
             )
         )
+    if cache is not None and fresh != known:
+        import orjson
+
+        from backupplan.fsutil import atomic_write
+
+        with contextlib.suppress(OSError):
+            atomic_write(cache, orjson.dumps(fresh), durable=False)
     return checks
+
+
+def _read_cache(cache: Path | None) -> dict[str, Any]:
+    if cache is None:
+        return {}
+    try:
+        import orjson
+
+        data = orjson.loads(cache.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def build(loaded: LoadedPlan, journal: Journal, *, now: datetime | None = None) -> BuildReport:
     """Rebuild the whole site now."""
     from backupplan.site.build import build_site
 
-    data = site_input(loaded, journal, now=now or datetime.now(UTC))
+    data = site_input(
+        loaded, journal, now=now or datetime.now(UTC), tools=tool_checks(loaded.state_dir / "tools.json")
+    )
     return build_site(data, loaded.site_dir)
 
 
@@ -132,7 +163,7 @@ class Publisher:
 
     def _tool_list(self) -> list[ToolCheck]:
         if self._tools is None:
-            self._tools = tool_checks()
+            self._tools = tool_checks(self.loaded.state_dir / "tools.json")
         return self._tools
 
     def event(self, changed_jobs: Iterable[str] | None = None) -> None:

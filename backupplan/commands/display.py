@@ -33,8 +33,11 @@ class RunDisplay:
                 self._lines[event.job] = f"{event.job}: starting…"
             elif event.kind == "progress" and event.progress is not None:
                 self._progress(event)
+            elif event.kind == "note" and not event.run:
+                self._clear()
+                print(f"backupplan: {event.message}", file=sys.stderr, flush=True)
             elif event.kind == "note":
-                self._print(f"{event.job}: {event.message}" if event.run else f"backupplan: {event.message}")
+                self._print(f"{event.job}: {event.message}")
             elif event.kind == "finished" and event.result is not None:
                 self._lines.pop(event.job, None)
                 self._print(finished_line(event.result))
