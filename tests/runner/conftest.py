@@ -1,3 +1,3 @@
-"""Runner tests use the snapshot tests' job in a scratch folder, and their leftover-process check."""
+"""The snapshot tests' job in a scratch folder, for the verify and restore tests."""
 
-from tests.snapshots.conftest import _nothing_left_running, snapshot_job  # noqa: F401  (fixtures)
+from tests.snapshots.conftest import snapshot_job  # noqa: F401  (a fixture)

@@ -9,7 +9,11 @@ import pytest
 
 from backupplan.journal import JobLock
 from tests.snapshots import trees
-from tests.snapshots.conftest import SnapshotJob, at
+from tests.snapshots.conftest import (
+    SnapshotJob,
+    _nothing_left_running,  # noqa: F401  (autouse)
+    at,
+)
 
 SECOND = "2026-01-02T020000Z"
 

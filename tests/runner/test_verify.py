@@ -13,7 +13,10 @@ import pytest
 from backupplan.engines import Difference, TransferSpec
 from backupplan.runner.verify import VerifyReport, verify_copy
 from tests.snapshots import trees
-from tests.snapshots.conftest import SnapshotJob
+from tests.snapshots.conftest import (
+    SnapshotJob,
+    _nothing_left_running,  # noqa: F401  (autouse)
+)
 
 
 def remove_quietly(path: Path) -> None:
