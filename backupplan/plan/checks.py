@@ -17,6 +17,30 @@ class JobProblem:
     hint: str
 
 
+def check_jobs(jobs: dict[str, Job], base_dir: Path) -> Iterator[tuple[str, JobProblem]]:
+    """Yield (job id, problem) for what is wrong between jobs: a destination that overlaps the
+    folder where another job keeps its snapshots (its runs take over, clone and prune what is
+    there). Reported on the later of the two jobs."""
+    seen: list[tuple[str, str, bool]] = []  # (job id, real destination, keeps snapshots) so far
+    for job_id, job in jobs.items():
+        destination = parse_location(job.destination, job.engine, base_dir)
+        if not destination.is_local:
+            continue
+        path = real(destination.path)
+        keeps = job.snapshots is not None
+        for other, other_path, other_keeps in seen:
+            if (keeps or other_keeps) and (contains(path, other_path) or contains(other_path, path)):
+                owner, folder = (other, other_path) if other_keeps else (job_id, path)
+                message = f"destination overlaps the snapshots of job {owner} ({folder})"
+                hint = (
+                    f"the runs of {owner} clone, take over and prune what is in that folder; give each "
+                    "job its own destination folder"
+                )
+                yield job_id, JobProblem(("destination",), message, hint)
+                break
+        seen.append((job_id, path, keeps))
+
+
 def check_job(job_id: str, job: Job, base_dir: Path) -> Iterator[JobProblem]:
     """Yield the problems of `job` (whose relative paths resolve against `base_dir`)."""
     source = parse_location(job.source, job.engine, base_dir)
