@@ -231,6 +231,8 @@ async def _clone(
         return str(error)
     if result.exit_code == 0:
         return None
+    if result.cancelled or result.timed_out:
+        return "stopped before it finished"
     first = errors[0] if errors else f"exit {result.exit_code}"
     more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
     return f"{first}{more}"
