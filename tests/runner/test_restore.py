@@ -186,3 +186,27 @@ def test_a_job_without_snapshots_restores_its_copy(engine: str, tmp_path: Path, 
         "restore that\n"
     )
     shutil.rmtree(tmp_path / "whole")
+
+
+@pytest.mark.slow
+def test_an_rclone_job_restores_from_s3(tmp_path: Path, cli, moto_s3) -> None:  # type: ignore[no-untyped-def]
+    job = SnapshotJob(tmp_path)
+    trees.generate(job.source, files=12)
+    job.write_plan(engine="rclone", destination="moto:backups/docs", env=moto_s3.env())
+    assert job.run().status == "succeeded"
+
+    whole = restore(cli, job, "--to", str(tmp_path / "whole"))
+    one = sorted(job.source.glob("docs/*.txt"))[0].relative_to(job.source).as_posix()
+    single = restore(cli, job, "--to", str(tmp_path / "single"), "--path", one)
+
+    assert whole.code == 0 and single.code == 0, whole.err + single.err
+    assert (
+        whole.out.splitlines()[0] == f"Restoring the copy of docs at moto:backups/docs into {tmp_path}/whole"
+    )
+    assert {path.relative_to(tmp_path / "whole").as_posix(): path.read_bytes()
+            for path in (tmp_path / "whole").rglob("*") if path.is_file()} == {
+        path.relative_to(job.source).as_posix(): path.read_bytes() for path in job.source.rglob("*") if path.is_file()
+    }  # fmt: skip
+    assert [path.relative_to(tmp_path / "single").as_posix() for path in (tmp_path / "single").rglob("*")] == [
+        "docs", one,
+    ]  # fmt: skip
