@@ -73,34 +73,18 @@ def site_input(
         jobs=jobs,
         settings=normalized["settings"],
         default_settings=Settings().model_dump(mode="json"),
-        tools=tools if tools is not None else tool_checks(),
+        tools=tools if tools is not None else tool_checks(loaded),
         refresh=loaded.plan.settings.refresh,
         log_lines=500,
     )
 
 
-def tool_checks() -> list[ToolCheck]:
-    """Is each engine's program installed, and which version (the site shows it, doctor checks it)."""
-    import shutil
+def tool_checks(loaded: LoadedPlan | None = None) -> list[ToolCheck]:
+    """Is each engine's program (and ssh, when a job uses it) installed, which version, and is it
+    new enough for the plan's jobs (the site shows it; `doctor` checks the same, see toolcheck)."""
+    from backupplan.toolcheck import check_tools
 
-    from backupplan.engines import ENGINES
-    from backupplan.site.data import ToolCheck
-
-    checks = []
-    for name, engine in ENGINES.items():
-        path = shutil.which(name)
-        if path is None:
-            checks.append(
-                ToolCheck(name, None, None, False, f"{name} is not installed (apt-get install {name})")
-            )
-            continue
-        version = engine.version()
-        checks.append(
-            ToolCheck(
-                name, path, version, version is not None, None if version else f"{path} --version failed"
-            )
-        )
-    return checks
+    return [report.as_site() for report in check_tools(loaded)]
 
 
 def build(loaded: LoadedPlan, journal: Journal, *, now: datetime | None = None) -> BuildReport:
@@ -132,7 +116,7 @@ class Publisher:
 
     def _tool_list(self) -> list[ToolCheck]:
         if self._tools is None:
-            self._tools = tool_checks()
+            self._tools = tool_checks(self.loaded)
         return self._tools
 
     def event(self, changed_jobs: Iterable[str] | None = None) -> None:
