@@ -233,6 +233,27 @@ def history(job: str, plan_path: str, state_dir: str | None, limit: int, as_json
 
 
 @cli.command(context_settings=CONTEXT)
+@plan_option
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (see docs/doctor-json.md).")
+def doctor(plan_path: str, as_json: bool) -> int:
+    """Will my backups work? Check the tools (found, new enough), the plan, the state dir (private,
+    free space, journal integrity, locks, interrupted runs), every job's source and destination
+    (remote ones probed, 5 s at most), the site dir, and show system information.
+
+    Every problem is one line saying what to do. Nothing is changed anywhere. Exits 0 when no check
+    warns or fails, 1 otherwise.
+
+    \b
+    Examples:
+      backupplan doctor
+      backupplan doctor --json | jq '.checks[] | select(.status == "fail")'
+    """
+    from backupplan.commands.doctor import doctor_command
+
+    return doctor_command(plan_path, as_json=as_json)
+
+
+@cli.command(context_settings=CONTEXT)
 @click.argument("job", required=False, metavar="[JOB]")
 @plan_option
 @state_dir_option
