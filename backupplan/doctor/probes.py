@@ -29,7 +29,11 @@ if TYPE_CHECKING:
 
 Probe = Callable[[], Check]
 Address = Callable[[str], tuple[str, int]]
-_RCLONE_PREFIX = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (?:[A-Z]+ *: )?")
+# `2026/11/28 14:24:14 ERROR : ` and `Failed to lsf with 2 errors: last error was: ` say nothing.
+_RCLONE_PREFIX = re.compile(
+    r"^(?:\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (?:[A-Z]+ *: )?)?"
+    r"(?:Failed to lsf with \d+ errors?: last error was: )?"
+)
 
 
 def _check(
