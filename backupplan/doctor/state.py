@@ -138,8 +138,10 @@ def journal_checks(journal: Journal, zone: tzinfo) -> list[Check]:
         healthy = "healthy" if health.healthy else "NOT healthy"
         text = f"journal: {health.records:,} records, {healthy}; {compaction}"
         checks = [_check("journal", "ok" if health.healthy else "info", text, None, facts)]
-    for index, problem in enumerate(health.problems, 1):
-        name = f"journal.{problem.kind}" + (f".{index}" if index > 1 else "")
+    seen: dict[str, int] = {}
+    for problem in health.problems:
+        seen[problem.kind] = seen.get(problem.kind, 0) + 1
+        name = f"journal.{problem.kind}" + (f".{seen[problem.kind]}" if seen[problem.kind] > 1 else "")
         found = {"kind": problem.kind, "at": problem.at, "quarantine": problem.quarantine}
         if problem.kind == "damaged":
             kept = f"look at the copy kept at {problem.quarantine}" if problem.quarantine else "backups go on"

@@ -178,3 +178,23 @@ def test_a_state_dir_that_cannot_be_created(tmp_path: Path) -> None:
         f"{tmp_path / 'locked' / 'state'} does not exist and cannot be created in {tmp_path / 'locked'}: "
         "it is immutable (chattr +i)"
     )
+
+
+def test_each_journal_problem_is_one_check_named_by_its_kind(plan: Path) -> None:
+    journal = plan.parent / ".backupplan" / "journal.jsonl"
+    with Journal.open(plan.parent / ".backupplan") as more:
+        for number in range(3):
+            more.append("job.note", job="photos", data={"n": number})
+    lines = journal.read_bytes().splitlines(keepends=True)
+    for index in (1, 4):  # two stretches of damage, apart
+        damaged = bytearray(lines[index])
+        damaged[30] ^= 0x01
+        lines[index] = bytes(damaged)
+    journal.write_bytes(b"".join(lines) + b'{"v":1,"seq')
+    checks = state_checks(plan)
+    assert [name for name in checks if name.startswith("journal.")] == [
+        "journal.damaged", "journal.damaged.2", "journal.torn_tail"
+    ]  # fmt: skip
+    assert [checks[name].status for name in checks if name.startswith("journal.")] == ["fail", "fail", "warn"]
+    assert checks["journal.damaged"].message.startswith("journal damaged: line 2 (byte ")
+    assert checks["journal.damaged.2"].message.startswith("journal damaged: line 5 (byte ")
