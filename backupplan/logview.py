@@ -130,15 +130,26 @@ def run_of(path: Path) -> str:
     return path.name[: -len(".log")] if path.name.endswith(".log") else path.name
 
 
+def _older(raw: bytes, since: bytes) -> bool:
+    """True when `raw` is a record stamped to the second (what the runner writes) before `since`."""
+    return raw[19:22] == b"Z [" and raw[:20] < since
+
+
 def job_lines(
     job: str,
     files: Iterable[Path | str],
     *,
     shorten: Shorten = _same,
     ends: Mapping[str, int] | None = None,
+    since: str | None = None,
+    skip: Callable[[str, str, bytes], bool] | None = None,
 ) -> Iterator[LogLine]:
     """Given a job's log files newest first, yield their lines newest first. `ends` (path -> byte
-    offset) stops reading a file at that offset: what a follower has not read yet stays unread."""
+    offset) stops reading a file at that offset: what a follower has not read yet stays unread.
+    `since` ends the stream at the first record older than it (runs of a job do not overlap, so
+    everything after it is older too). `skip(job, run, raw)` may drop a line before it is parsed:
+    a cheap pre-filter, which must drop only lines the caller's own filter would drop."""
+    cutoff = since.encode() if since is not None else None
     for name in files:
         path = Path(name)
         run = run_of(path)
@@ -149,6 +160,13 @@ def job_lines(
             fallback = datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             end = ends.get(str(path)) if ends else None
             for raw in lines_backwards(path, end):
+                if cutoff is not None and _older(raw, cutoff):
+                    return
+                if skip is not None and skip(job, run, raw):
+                    if waiting and (record := RECORD.match(raw.decode("utf-8", "backslashreplace"))):
+                        yield from (parse_line(job, run, earlier, record[1], shorten) for earlier in waiting)
+                        waiting = []
+                    continue
                 line = parse_line(job, run, raw, "", shorten)
                 if not line.time:
                     waiting.append(raw)
@@ -175,6 +193,7 @@ def read_recent_log_lines(
     since: str | None = None,
     shorten: Shorten = _same,
     ends: Mapping[str, int] | None = None,
+    skip: Callable[[str, str, bytes], bool] | None = None,
 ) -> list[LogLine]:
     """Given STATE_DIR/logs, return the last `limit` log lines across all jobs, oldest first
     (None: no limit).
@@ -182,19 +201,23 @@ def read_recent_log_lines(
     Reads each job's files newest first and from their ends, merging jobs by time, and stops as soon
     as `limit` lines are known. `files` (job id -> its log files, newest first), when the caller
     knows them, saves listing every job's folder and narrows the read to those files. Only lines
-    for which `keep` is true count; `since` (a `2026-11-28T02:00:00Z` timestamp) stops at the first
-    older line. A missing folder gives no lines.
+    for which `keep` is true count (`skip`, see job_lines, can drop some of the others early);
+    `since` (a `2026-11-28T02:00:00Z` timestamp) stops at the first older line. A missing folder
+    gives no lines.
     """
     if limit is not None and limit <= 0:
         return []
     if files is None:
         files = all_log_files(logs_dir)
-    streams = [job_lines(job, job_files, shorten=shorten, ends=ends) for job, job_files in files.items()]
+    streams = []
+    for job, job_files in files.items():
+        stream: Iterator[LogLine] = job_lines(
+            job, job_files, shorten=shorten, ends=ends, since=since, skip=skip
+        )
+        streams.append(filter(keep, stream) if keep is not None else stream)
     newest_first: Iterator[LogLine] = heapq.merge(*streams, key=lambda line: line.time, reverse=True)
     if since is not None:
         newest_first = _until_older(newest_first, since)
-    if keep is not None:
-        newest_first = filter(keep, newest_first)
     lines = list(islice(newest_first, limit))
     lines.reverse()
     return lines

@@ -19,7 +19,7 @@ import click
 from backupplan.commands.status import StateLocation, locate_state
 from backupplan.errors import BackupplanError
 from backupplan.logview import LogLine, all_log_files, job_log_files, read_recent_log_lines, run_of
-from backupplan.secrets import mask
+from backupplan.secrets import mask, registry
 from backupplan.site.text import neutralise
 
 DEFAULT_LINES = 500
@@ -67,6 +67,35 @@ def matcher(pattern: re.Pattern[str] | None) -> Callable[[LogLine], bool] | None
         return None
     search = pattern.search
     return lambda line: search(display_text(line)) is not None
+
+
+# Anything but printable ASCII, and what masking looks at in URLs (`://`) and tokens (`=`).
+_NOT_PLAIN = re.compile(rb"[^\x20-\x3c\x3e-\x7e]|://")
+
+
+def quick_skip(pattern: re.Pattern[str] | None) -> Callable[[str, str, bytes], bool] | None:
+    """Given the --grep pattern, return the pre-filter that drops a raw log line without parsing it
+    when it certainly does not match: a plain line (printable ASCII, nothing secret masking would
+    change, a space after its tag's `]`) is shown as exactly `job run | line`, so the pattern can be
+    tried on that. Every other line goes the whole way (parse, mask, make safe, match)."""
+    if pattern is None:
+        return None
+    secrets = registry.values()
+    search = pattern.search
+    not_plain = _NOT_PLAIN.search
+
+    def skip(job: str, run: str, raw: bytes) -> bool:
+        if not_plain(raw):
+            return False
+        bracket = raw.find(b"]")
+        if bracket >= 0 and raw[bracket + 1 : bracket + 2] != b" ":
+            return False  # `… [tag]text` is shown with a space after the tag
+        shown = f"{job} {run} | {raw.decode('ascii')}"
+        if any(secret in shown for secret in secrets):
+            return False
+        return search(shown) is None
+
+    return skip
 
 
 def since_stamp(since: str | None, now: datetime) -> str | None:
@@ -175,7 +204,9 @@ def logs_command(
             click.echo(_nothing_message(files, job, filtered=False), err=True)
             return 0
         return follow_logs(location, files, job=job, run=followed, pattern=pattern, since=cutoff, limit=limit)
-    found = read_recent_log_lines(location.state_dir / "logs", limit, files=files, keep=keep, since=cutoff)
+    found = read_recent_log_lines(
+        location.state_dir / "logs", limit, files=files, keep=keep, since=cutoff, skip=quick_skip(pattern)
+    )
     texts = [display_text(line) for line in found]
     if export is not None:
         write_export(export, texts)
@@ -225,7 +256,13 @@ def follow_logs(
         follower = Follower(journal, job=job, run=run, keep=keep)
         ends = follower.start([path for paths in files.values() for path in paths])
         for line in read_recent_log_lines(
-            location.state_dir / "logs", limit, files=files, keep=keep, since=since, ends=ends
+            location.state_dir / "logs",
+            limit,
+            files=files,
+            keep=keep,
+            since=since,
+            ends=ends,
+            skip=quick_skip(pattern),
         ):
             echo(line)
         if job is not None and run is None and not follower.following:

@@ -11,8 +11,10 @@ import contextlib
 import fcntl
 import os
 import pwd
+import stat
 import struct
 from pathlib import Path
+from typing import Literal
 
 from backupplan.doctor.model import Space
 from backupplan.units import format_size
@@ -30,10 +32,25 @@ def can(path: Path, mode: int) -> bool:
     return os.access(path, mode)
 
 
+PathKind = Literal["missing", "folder", "file", "unreachable"]
+
+
+def kind_of(path: Path) -> PathKind:
+    """What `path` is, for this user: `unreachable` when a permission (of it or a parent) or an
+    I/O error keeps it from being looked at, which `Path.exists()` would raise on."""
+    try:
+        status = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return "missing"
+    except OSError:
+        return "unreachable"
+    return "folder" if stat.S_ISDIR(status.st_mode) else "file"
+
+
 def nearest_existing(path: Path) -> Path:
-    """Given a path, return it or its closest ancestor that exists."""
+    """Given a path, return it or its closest ancestor that exists (or cannot be looked at)."""
     current = path
-    while not current.exists() and current != current.parent:
+    while kind_of(current) == "missing" and current != current.parent:
         current = current.parent
     return current
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from backupplan.doctor.files import (
     can,
+    kind_of,
     low_space,
     nearest_existing,
     space_facts,
@@ -22,7 +23,7 @@ from backupplan.doctor.files import (
     why_not_writable,
 )
 from backupplan.doctor.model import Check, Context, Status
-from backupplan.doctor.probes import remote_probe, run_probes
+from backupplan.doctor.probes import Once, remote_probe, run_probes
 from backupplan.plan.locations import Location, parse_location
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ def location_checks(loaded: LoadedPlan, context: Context) -> list[Check]:
     destination, in plan order."""
     slots: list[Check | str] = []
     probes = {}
+    once = Once()
     for job_id, job in sorted(loaded.jobs.items()):
         if not job.enabled:
             continue
@@ -50,7 +52,7 @@ def location_checks(loaded: LoadedPlan, context: Context) -> list[Check]:
             name = f"{job_id}.{role}"
             location = parse_location(getattr(job, role), job.engine, loaded.base_dir)
             if location.kind != "local":
-                probes[name] = remote_probe(name, role, location, job, loaded, context.probe_timeout)
+                probes[name] = remote_probe(name, role, location, job, loaded, context.probe_timeout, once)
                 slots.append(name)
             elif role == "source":
                 slots.append(local_source(name, location))
@@ -65,15 +67,14 @@ def local_source(name: str, location: Location) -> Check:
     looks like one)."""
     path = Path(location.path)
     facts: dict[str, Any] = {"kind": "local", "path": str(path)}
-    if not path.exists():
+    kind = kind_of(path)
+    if kind == "missing":
         hint = "is its disk mounted? otherwise fix the path in the plan"
         return _check(name, "fail", f"{path} does not exist", hint, facts)
-    if not path.is_dir():
-        if not can(path, os.R_OK):
-            return _check(name, "fail", f"{path} cannot be read by this user", UNREADABLE_HINT, facts)
-        return _check(name, "ok", f"{path} is a readable file", None, facts)
-    if not can(path, os.R_OK | os.X_OK):
+    if kind == "unreachable" or not can(path, os.R_OK | (os.X_OK if kind == "folder" else 0)):
         return _check(name, "fail", f"{path} cannot be read by this user", UNREADABLE_HINT, facts)
+    if kind == "file":
+        return _check(name, "ok", f"{path} is a readable file", None, facts)
     try:
         with os.scandir(path) as entries:
             facts["empty"] = next(entries, None) is None
@@ -90,15 +91,22 @@ def local_destination(name: str, location: Location, context: Context) -> Check:
     folder (backupplan does not create missing parents: that would fill the system disk under an
     unmounted mount point). Free space is shown; low space is a warning."""
     path = Path(location.path)
-    facts: dict[str, Any] = {"kind": "local", "path": str(path), "exists": path.exists()}
-    if path.exists() and not path.is_dir():
+    kind = kind_of(path)
+    facts: dict[str, Any] = {"kind": "local", "path": str(path), "exists": kind != "missing"}
+    if kind == "file":
         return _check(
             name, "fail", f"{path} is a file, not a folder", "point the destination at a folder", facts
         )
-    folder = path if path.exists() else path.parent
-    if not folder.exists():
+    folder = path if kind != "missing" else path.parent
+    folder_kind = kind_of(folder)
+    if folder_kind == "missing":
         text = f"{path} cannot be created: {folder} does not exist (only {nearest_existing(folder)} does)"
         return _check(name, "fail", text, f"is its disk mounted? otherwise create {folder}", facts)
+    if folder_kind == "file":
+        return _check(name, "fail", f"{path} cannot be created: {folder} is a file", "fix the path", facts)
+    if folder_kind == "unreachable":
+        text = f"{folder} cannot be reached by this user"
+        return _check(name, "fail", text, "run backupplan as a user that may write there", facts)
     if not can(folder, os.W_OK | os.X_OK):
         why, hint = why_not_writable(folder)
         return _check(name, "fail", f"{folder} is not writable: {why}", hint, facts)
@@ -107,7 +115,7 @@ def local_destination(name: str, location: Location, context: Context) -> Check:
     except OSError as error:
         return _check(name, "warn", f"{path}: free space unknown ({error.strerror})", None, facts)
     facts.update(space_facts(space))
-    where = f"{path} is writable" if path.exists() else f"{path} does not exist yet; {folder} is writable"
+    where = f"{path} is writable" if kind != "missing" else f"{path} does not exist yet; {folder} is writable"
     if low_space(space):
         hint = "free some space or use a bigger disk: a full destination fails the run"
         return _check(name, "warn", f"{where}, but only {space_text(space)}", hint, facts)

@@ -10,14 +10,17 @@
 
 from __future__ import annotations
 
+import math
 import os
+import queue
 import re
 import shutil
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Hashable, Mapping
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from backupplan.doctor.model import Check, Status
 from backupplan.errors import EngineError
@@ -29,6 +32,8 @@ if TYPE_CHECKING:
 
 Probe = Callable[[], Check]
 Address = Callable[[str], tuple[str, int]]
+T = TypeVar("T")
+MAX_PROBES = 16  # probes at a time: a plan of 500 rclone jobs must not start 500 rclones at once
 # `2026/11/28 14:24:14 ERROR : ` and `Failed to lsf with 2 errors: last error was: ` say nothing.
 _RCLONE_PREFIX = re.compile(
     r"^(?:\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (?:[A-Z]+ *: )?)?"
@@ -43,25 +48,57 @@ def _check(
     return Check("locations", name, status, f"{job}: {role} {message}", hint, facts or {})
 
 
-def run_probes(probes: Mapping[str, Probe], timeout: float) -> dict[str, Check]:
-    """Run every probe in its own thread; return each one's check. A probe still running after
-    `timeout` (plus a second of slack) is reported as not answering; its thread is a daemon, so a
-    hung name lookup never keeps the process alive."""
+class Once:
+    """Runs a function once per key for one doctor run, however many probes ask at the same time:
+    a hundred jobs on one NAS make one connection to it, not a hundred."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._futures: dict[Hashable, Future[Any]] = {}
+
+    def __call__(self, key: Hashable, function: Callable[[], T]) -> T:
+        with self._lock:
+            future = self._futures.get(key)
+            first = future is None
+            if future is None:
+                future = self._futures[key] = Future()
+        if first:
+            try:
+                future.set_result(function())
+            except BaseException as error:
+                future.set_exception(error)
+        result: T = future.result()
+        return result
+
+
+def run_probes(probes: Mapping[str, Probe], timeout: float, workers: int = MAX_PROBES) -> dict[str, Check]:
+    """Run the probes, `workers` at a time, each in a daemon thread; return each one's check. A
+    probe that has not finished when all of them should have (every probe is bounded by `timeout`)
+    is reported as not answering; being a daemon, its thread never keeps the process alive."""
     results: dict[str, Check] = {}
     lock = threading.Lock()
+    waiting: queue.SimpleQueue[tuple[str, Probe]] = queue.SimpleQueue()
+    for item in probes.items():
+        waiting.put(item)
 
-    def run(name: str, probe: Probe) -> None:
-        try:
-            check = probe()
-        except Exception as error:  # one probe's bug must not take the others down
-            check = _check(name, "fail", f"could not be probed: {error}")
-        with lock:
-            results[name] = check
+    def work() -> None:
+        while True:
+            try:
+                name, probe = waiting.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                check = probe()
+            except Exception as error:  # one probe's bug must not take the others down
+                check = _check(name, "fail", f"could not be probed: {error}")
+            with lock:
+                results[name] = check
 
-    threads = [threading.Thread(target=run, args=item, daemon=True) for item in probes.items()]
+    count = max(1, min(workers, len(probes)))
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(count)]
     for thread in threads:
         thread.start()
-    deadline = time.monotonic() + timeout + 1.0
+    deadline = time.monotonic() + timeout * math.ceil(len(probes) / count) + 1.0
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
     with lock:
@@ -73,14 +110,14 @@ def run_probes(probes: Mapping[str, Probe], timeout: float) -> dict[str, Check]:
 
 
 def remote_probe(
-    name: str, role: str, location: Location, job: Job, loaded: LoadedPlan, timeout: float
+    name: str, role: str, location: Location, job: Job, loaded: LoadedPlan, timeout: float, once: Once
 ) -> Probe:
-    """The probe for one remote source or destination."""
+    """The probe for one remote source or destination; `once` shares what several probe alike."""
     if location.kind == "rclone_remote":
-        return lambda: rclone_probe(name, role, location, job, loaded, timeout)
+        return lambda: rclone_probe(name, role, location, job, loaded, timeout, once)
     if location.kind == "ssh":
-        return lambda: ssh_probe(name, location, timeout)
-    return lambda: daemon_probe(name, location, timeout)
+        return lambda: ssh_probe(name, location, timeout, once=once)
+    return lambda: daemon_probe(name, location, timeout, once=once)
 
 
 def greeting(host: str, port: int, timeout: float) -> bytes:
@@ -122,14 +159,18 @@ def ssh_address(host: str) -> tuple[str, int]:
         return host, 22
 
 
-def ssh_probe(name: str, location: Location, timeout: float, address: Address | None = None) -> Check:
+def ssh_probe(
+    name: str, location: Location, timeout: float, address: Address | None = None, once: Once | None = None
+) -> Check:
     """Does the ssh server of `host:path` answer? `address` turns the plan's host into the address
     to connect to (default: what `ssh -G` says)."""
     assert location.host is not None
-    host, port = (address or ssh_address)(location.host)
+    once = once or Once()
+    plan_host = location.host
+    host, port = once(("ssh -G", plan_host), lambda: (address or ssh_address)(plan_host))
     facts: dict[str, Any] = {"kind": "ssh", "location": location.text, "host": host, "port": port}
     try:
-        first = greeting(host, port, timeout)
+        first = once(("greeting", host, port), lambda: greeting(host, port, timeout))
     except OSError as error:
         text = f"{location.text}: cannot connect to {host}:{port}: {_reason(error)}"
         return _check(name, "fail", text, "is the host up and its ssh server running?", facts)
@@ -141,13 +182,13 @@ def ssh_probe(name: str, location: Location, timeout: float, address: Address | 
     return _check(name, "ok", text, None, facts)
 
 
-def daemon_probe(name: str, location: Location, timeout: float) -> Check:
+def daemon_probe(name: str, location: Location, timeout: float, once: Once | None = None) -> Check:
     """Does the rsync daemon of `rsync://host:port/…` answer with its greeting?"""
     assert location.host is not None and location.port is not None
     host, port = location.host, location.port
     facts: dict[str, Any] = {"kind": "rsync_daemon", "location": location.text, "host": host, "port": port}
     try:
-        first = greeting(host, port, timeout)
+        first = (once or Once())(("greeting", host, port), lambda: greeting(host, port, timeout))
     except OSError as error:
         text = f"{location.text}: cannot connect to {host}:{port}: {_reason(error)}"
         return _check(name, "fail", text, "is the rsync daemon running and its port open?", facts)
@@ -160,7 +201,13 @@ def daemon_probe(name: str, location: Location, timeout: float) -> Check:
 
 
 def rclone_probe(
-    name: str, role: str, location: Location, job: Job, loaded: LoadedPlan, timeout: float
+    name: str,
+    role: str,
+    location: Location,
+    job: Job,
+    loaded: LoadedPlan,
+    timeout: float,
+    once: Once | None = None,
 ) -> Check:
     """List the job's remote path one level deep with the job's credentials (what a run reads first)."""
     from backupplan.engines import ENGINES
@@ -176,7 +223,8 @@ def rclone_probe(
             "--retries=1", "--low-level-retries=1", "--", location.text]  # fmt: skip
     environment = ENGINES["rclone"].environment(transfer_spec(job, loaded.base_dir), os.environ)
     try:
-        result = run_short(argv, env=environment, timeout=timeout)
+        key = ("rclone lsf", location.text, tuple(sorted(job.env.items())))
+        result = (once or Once())(key, lambda: run_short(argv, env=environment, timeout=timeout))
     except EngineError as error:
         return _check(name, "fail", f"{location.text}: cannot be probed: {error}", None, facts)
     facts["exit_code"] = result.exit_code

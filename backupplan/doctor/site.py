@@ -9,34 +9,36 @@ from typing import Any
 
 import orjson
 
-from backupplan.doctor.files import can, nearest_existing, why_not_writable
+from backupplan.doctor.files import can, kind_of, nearest_existing, why_not_writable
 from backupplan.doctor.model import Check, when
 
 
 def site_checks(site_dir: Path, zone: tzinfo, now: datetime) -> list[Check]:
     """Given the site dir, return a check that it can be written and one saying when it was built
     (status.json's `generated_at`: it is rewritten on every build and progress update)."""
-    facts: dict[str, Any] = {"path": str(site_dir), "exists": site_dir.exists()}
-    folder = site_dir if site_dir.exists() else nearest_existing(site_dir.parent)
-    if site_dir.exists() and not site_dir.is_dir():
+    kind = kind_of(site_dir)
+    facts: dict[str, Any] = {"path": str(site_dir), "exists": kind != "missing"}
+    if kind == "file":
         return [
             Check(
                 "site", "folder", "fail", f"{site_dir} is not a folder", "set settings.site_dir to a folder"
             )
         ]
-    if not can(folder, os.W_OK | os.X_OK):
+    folder = site_dir if kind != "missing" else nearest_existing(site_dir.parent)
+    if kind_of(folder) != "folder" or not can(folder, os.W_OK | os.X_OK):
         why, hint = why_not_writable(folder)
+        text = f"the status site cannot be written in {folder}: {why}"
         return [
             Check(
                 "site",
                 "folder",
                 "fail",
-                f"the status site cannot be written in {folder}: {why}",
+                text,
                 hint + "; backups go on, but the site stays out of date",
                 facts,
             )
         ]
-    if not site_dir.exists():
+    if kind == "missing":
         text = f"{site_dir} does not exist yet: it is written after the first run"
         return [Check("site", "folder", "info", text, None, facts)]
     checks = [Check("site", "folder", "ok", f"{site_dir} is writable", None, facts)]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from backupplan.doctor.files import (
     can,
+    kind_of,
     low_space,
     nearest_existing,
     space_facts,
@@ -23,6 +24,7 @@ from backupplan.doctor.files import (
     why_not_writable,
 )
 from backupplan.doctor.model import Check, Context, Status, when
+from backupplan.errors import StateError
 from backupplan.journal.records import rfc3339
 
 if TYPE_CHECKING:
@@ -40,10 +42,11 @@ def _check(
 
 def folder_checks(state_dir: Path, context: Context) -> list[Check]:
     """Given the state dir, return checks of its existence, permissions, writability and space."""
-    facts = {"path": str(state_dir), "exists": state_dir.exists()}
-    if not state_dir.exists():
+    kind = kind_of(state_dir)
+    facts = {"path": str(state_dir), "exists": kind != "missing"}
+    if kind == "missing":
         parent = nearest_existing(state_dir.parent)
-        if can(parent, os.W_OK | os.X_OK):
+        if kind_of(parent) == "folder" and can(parent, os.W_OK | os.X_OK):
             return [
                 _check(
                     "folder", "info", f"{state_dir} does not exist yet: the first run creates it", None, facts
@@ -52,7 +55,10 @@ def folder_checks(state_dir: Path, context: Context) -> list[Check]:
         why, hint = why_not_writable(parent)
         text = f"{state_dir} does not exist and cannot be created in {parent}: {why}"
         return [_check("folder", "fail", text, hint, facts)]
-    if not state_dir.is_dir():
+    if kind == "unreachable":
+        text = f"{state_dir} cannot be reached by this user: nothing in it can be read or recorded"
+        return [_check("folder", "fail", text, "run backupplan as the user that runs the backups", facts)]
+    if kind == "file":
         return [
             _check(
                 "folder", "fail", f"{state_dir} is not a folder", "set settings.state_dir to a folder", facts
@@ -102,7 +108,7 @@ def writable_check(state_dir: Path) -> Check:
         return _check(
             "writable", "fail", f"{state_dir} cannot be written: {why}; no run can be recorded", hint, facts
         )
-    if journal.exists() and not can(journal, os.W_OK):
+    if kind_of(journal) == "file" and not can(journal, os.W_OK):
         text = f"{journal} cannot be written by this user; no run can be recorded"
         return _check("writable", "fail", text, f"fix the owner or mode of {journal}", facts)
     return _check("writable", "ok", f"{state_dir} is writable", None, facts)
@@ -131,7 +137,10 @@ def journal_checks(journal: Journal, zone: tzinfo) -> list[Check]:
         "healthy": health.healthy,
         "last_compaction": None if compacted is None else rfc3339(compacted),
     }
-    if not health.path.exists():
+    kind = kind_of(health.path)
+    if kind == "unreachable" or (kind == "file" and not can(health.path, os.R_OK)):
+        return [_check("journal", "info", "journal not read: this user cannot read it", None, facts)]
+    if kind == "missing":
         checks = [_check("journal", "info", "no journal yet: the first run writes it", None, facts)]
     else:
         compaction = f"last compacted {when(compacted, zone)}" if compacted else "never compacted yet"
@@ -166,11 +175,19 @@ def lock_checks(loaded: LoadedPlan, journal: Journal) -> list[Check]:
     state_dir = loaded.state_dir
     checks: list[Check] = []
     daemon_runs = False
-    for name in sorted(path.stem for path in (state_dir / "locks").glob("*.lock")):
+    try:
+        names = sorted(
+            entry.name.removesuffix(".lock")
+            for entry in os.scandir(state_dir / "locks")
+            if entry.name.endswith(".lock")
+        )
+    except OSError:
+        names = []  # no locks yet, or a folder this user cannot read (reported above)
+    for name in names:
         try:
             holder = lock_holder(state_dir, name)
-        except ValueError:
-            continue  # not a lock backupplan made
+        except (ValueError, StateError):
+            continue  # not a lock backupplan made, or one this user cannot open
         if holder is None:
             continue
         who = process_text(holder.pid)

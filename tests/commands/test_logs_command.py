@@ -236,3 +236,44 @@ def test_matches_are_highlighted_on_a_terminal_only(plan: Path) -> None:
     assert shown == PHOTOS_2.replace("EXIT 23", "\x1b[31m\x1b[1mEXIT 23\x1b[0m") + "\r\n"
     piped = subprocess.run(argv, capture_output=True, env=env, check=True)
     assert piped.stdout.decode() == PHOTOS_2 + "\n"
+
+
+TRICKY = [
+    b"2026-11-28T02:00:00Z [rsync] plain text 42",
+    b"2026-11-28T02:00:01Z [rsync]no space after the tag",
+    b"2026-11-28T02:00:02Z [hook] \x1b[1mbold\x1b[0m and a bell \x07",
+    b"2026-11-28T02:00:03Z [hook] url https://user:pa55word@example.com/x?token=abcdef",
+    b"2026-11-28T02:00:04Z [hook] the secret hunter2-secret in clear",
+    b"a continuation line without a record",
+    b"2026-11-28T02:00:05Z [rsync] caf\xe9 \xff tail\r",
+    b"2026-11-28T02:00:06Z [backupplan] key=value pairs",
+    b"2026-11-28T02:00:07.250Z [rsync] fractional seconds",
+    b"2026-11-28T02:00:08Z [rsync] tab\there",
+    b"2026-11-28T02:00:09Z [rsync]",
+    b"no record and a ] bracket",
+]
+PATTERNS = [
+    "plain", "^mail ", r"cccc \| 2026", r"\\x1b", "bold", r"\$\{NAS_PASSWORD\}", "hunter2", r"\*\*\*",
+    "token", r"\] n", "tag] no", r"space after", r"\\xe9", "tail$", "=", "continuation", "bracket",
+    ".", "^", r"\t", "tab", r"rsync\] $", "fractional", "02:00:0[5-9]",
+]  # fmt: skip
+
+
+def test_the_grep_prefilter_changes_no_result(tmp_path: Path) -> None:
+    from backupplan.commands.logs import compile_grep, matcher, quick_skip
+    from backupplan.logview import read_recent_log_lines
+    from backupplan.secrets import registry
+
+    registry.add("hunter2-secret", "NAS_PASSWORD")
+    logs = tmp_path / "logs"
+    write_log(tmp_path, "mail", "20261128T020003Z-cccc", TRICKY)
+    write_log(tmp_path, "photos", "20261128T020000Z-bbbb", list(reversed(TRICKY)))
+    for text in PATTERNS:
+        pattern = compile_grep(text)
+        assert pattern is not None
+        slow = read_recent_log_lines(logs, None, keep=matcher(pattern))
+        fast = read_recent_log_lines(logs, None, keep=matcher(pattern), skip=quick_skip(pattern))
+        assert fast == slow, text
+        assert read_recent_log_lines(logs, 3, keep=matcher(pattern), skip=quick_skip(pattern)) == slow[-3:]
+    everything = read_recent_log_lines(logs, None, keep=matcher(compile_grep(".")))
+    assert len(everything) == 2 * len(TRICKY)

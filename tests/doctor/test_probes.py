@@ -198,3 +198,46 @@ def _clean_env() -> dict[str, str]:
     import os
 
     return {key: value for key, value in os.environ.items() if key != "AWS_CA_BUNDLE"}
+
+
+@pytest.mark.slow
+def test_many_jobs_on_one_host_make_one_connection(peers: list[Peer], tmp_path: Path) -> None:
+    peers.append(Peer(b"@RSYNCD: 32.0 sha512 sha256 sha1 md5 md4\n"))
+    port = peers[0].port
+    jobs = "".join(
+        f"  job{index}: {{engine: rsync, source: src, destination: 'rsync://127.0.0.1:{port}/backup/{index}'}}\n"
+        for index in range(40)
+    )
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a").write_text("a")
+    (tmp_path / "backups.yaml").write_text(f"version: 1\njobs:\n{jobs}")
+    checks = location_checks(load_plan(tmp_path / "backups.yaml"), Context(now=FROZEN, probe_timeout=2.0))
+    destinations = [check for check in checks if check.name.endswith(".destination")]
+    assert len(destinations) == 40
+    assert {check.status for check in destinations} == {"ok"}
+    assert destinations[7].message == (
+        f"job15: destination rsync://127.0.0.1:{port}/backup/15: the rsync daemon at 127.0.0.1:{port} "
+        "answered (protocol 32.0)"
+    )  # sorted by job id: job0, job1, job10, …
+    assert len(peers[0].connections) == 1
+
+
+def test_probes_run_a_few_at_a_time() -> None:
+    running = []
+    highest = [0]
+    lock = threading.Lock()
+
+    def probe(name: str) -> Check:
+        with lock:
+            running.append(name)
+            highest[0] = max(highest[0], len(running))
+        time.sleep(0.05)
+        with lock:
+            running.remove(name)
+        return Check("locations", name, "ok", "fine")
+
+    probes = {f"j{index}.source": (lambda name=f"j{index}.source": probe(name)) for index in range(12)}
+    results = run_probes(probes, 1.0, workers=3)
+    assert highest[0] == 3
+    assert sorted(results) == sorted(probes)
+    assert {check.message for check in results.values()} == {"fine"}

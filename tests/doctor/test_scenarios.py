@@ -7,12 +7,14 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import backupplan_env
 from tests.runner.helpers import write_plan
 
 JOB = """\
@@ -186,3 +188,42 @@ def test_doctor_changes_nothing_in_a_fresh_folder(tmp_path: Path, run_backupplan
     assert messages["journal"] == "no journal yet: the first run writes it"
     destination = next(check for check in report["checks"] if check["name"] == "photos.destination")
     assert destination["message"].startswith(f"photos: destination {tmp_path / 'out'} does not exist yet; ")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root and setpriv")
+def test_run_by_a_user_who_may_not_write_anything(run_backupplan) -> None:  # type: ignore[no-untyped-def]
+    import tempfile
+
+    from backupplan.journal import Journal
+
+    root = Path(tempfile.mkdtemp(prefix="backupplan-doctor-"))  # unlike tmp_path, others may enter it
+    try:
+        root.chmod(0o755)
+        (root / "src").mkdir()
+        (root / "src" / "a.txt").write_text("a\n")
+        (root / "out").mkdir()
+        plan = write_plan(root, "  photos: {engine: rsync, source: src, destination: out}\n")
+        Journal.open(root / ".backupplan").close()  # private to root
+        result = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+             sys.executable, "-m", "backupplan", "doctor", "--json", "--plan", str(plan)],
+            env=backupplan_env({"HOME": str(root)}), capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert result.stderr == ""
+        assert result.returncode == 1
+        report = json.loads(result.stdout)
+        assert problems(report) == [
+            ("state", "permissions", "warn"),
+            ("state", "writable", "fail"),
+            ("locations", "photos.destination", "fail"),
+            ("site", "folder", "fail"),
+        ]
+        messages = {check["name"]: check["message"] for check in report["checks"]}
+        assert messages["writable"] == (
+            f"{root}/.backupplan cannot be written: permission denied (owner root (uid 0), mode 0700; "
+            "backupplan runs as nobody (uid 65534)); no run can be recorded"
+        )
+        assert messages["journal"] == "journal not read: this user cannot read it"
+    finally:
+        shutil.rmtree(root)
