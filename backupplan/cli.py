@@ -162,6 +162,21 @@ def site() -> None:
     """The static status site (written after every event)."""
 
 
+@site.command("build", context_settings=CONTEXT)
+@plan_option
+def site_build(plan_path: str) -> int:
+    """Rebuild the whole status site now (it is also rebuilt after every run).
+
+    \b
+    Examples:
+      backupplan site build
+      backupplan site build --plan /etc/backupplan/backups.yaml
+    """
+    from backupplan.commands.site import site_build_command
+
+    return site_build_command(plan_path)
+
+
 @site.command("serve", context_settings=CONTEXT)
 @click.option(
     "--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port on 127.0.0.1."

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import islice
+from itertools import groupby, islice
 from pathlib import Path
 
 BLOCK = 64 * 1024
@@ -28,6 +28,7 @@ CUT_KEEPS = 1000  # characters kept of a line cut for being longer than LONGEST_
 WAITING_LINES = 1000
 RECORD = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) \[([A-Za-z0-9_-]{1,20})\] ?(.*)$", re.S)
 _TIMESTAMPED = re.compile(r"^\d{8}T\d{6}")
+STAMP_LENGTH = len("20261128T020000Z")
 
 Shorten = Callable[[str], str]
 
@@ -108,11 +109,19 @@ def job_log_files(job_dir: Path) -> list[Path]:
         entries = [entry for entry in os.scandir(job_dir) if entry.name.endswith(".log") and entry.is_file()]
     except OSError:
         return []
-    if all(_TIMESTAMPED.match(entry.name) for entry in entries):
-        entries.sort(key=lambda entry: entry.name, reverse=True)
-    else:
+    if not all(_TIMESTAMPED.match(entry.name) for entry in entries):
         entries.sort(key=lambda entry: entry.stat().st_mtime_ns, reverse=True)
-    return [Path(entry.path) for entry in entries]
+        return [Path(entry.path) for entry in entries]
+    entries.sort(key=lambda entry: entry.name, reverse=True)
+    # Run ids sort by start time to the second only: of runs started in the same second, the one
+    # written last is the newest (one stat per such run, and only for them).
+    ordered: list[os.DirEntry[str]] = []
+    for _, group in groupby(entries, key=lambda entry: entry.name[:STAMP_LENGTH]):
+        same_second = list(group)
+        if len(same_second) > 1:
+            same_second.sort(key=lambda entry: (entry.stat().st_mtime_ns, entry.name), reverse=True)
+        ordered += same_second
+    return [Path(entry.path) for entry in ordered]
 
 
 def all_log_files(logs_dir: Path) -> dict[str, list[Path]]:

@@ -7,9 +7,11 @@ data (the status document of docs/status-json.md, run summaries, masked configs)
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from backupplan.plan.model import Settings
@@ -79,19 +81,57 @@ def site_input(
     )
 
 
-def tool_checks(loaded: LoadedPlan | None = None) -> list[ToolCheck]:
+def tool_checks(loaded: LoadedPlan | None = None, cache: Path | None = None) -> list[ToolCheck]:
     """Is each engine's program (and ssh, when a job uses it) installed, which version, and is it
-    new enough for the plan's jobs (the site shows it; `doctor` checks the same, see toolcheck)."""
-    from backupplan.toolcheck import check_tools
+    new enough for the plan's jobs (the site shows it; `doctor` checks the same, see toolcheck).
 
-    return [report.as_site() for report in check_tools(loaded)]
+    `rclone version` alone takes ~90 ms, so with `cache` (a file in the state dir) a version is
+    asked again only when the program's file changed (path, size or mtime)."""
+    from backupplan.toolcheck import check_tools, installed_version
+
+    known = _read_cache(cache)
+    fresh: dict[str, Any] = {}
+
+    def version_of(name: str, path: str) -> str | None:
+        status = Path(path).stat()
+        key = f"{path}:{status.st_size}:{status.st_mtime_ns}"
+        version = known[key] if key in known else installed_version(name, path)
+        fresh[key] = version
+        return version
+
+    checks = [report.as_site() for report in check_tools(loaded, version_of=version_of)]
+    if cache is not None and fresh != known:
+        import orjson
+
+        from backupplan.fsutil import atomic_write
+
+        with contextlib.suppress(OSError):
+            atomic_write(cache, orjson.dumps(fresh), durable=False)
+    return checks
+
+
+def _read_cache(cache: Path | None) -> dict[str, Any]:
+    if cache is None:
+        return {}
+    try:
+        import orjson
+
+        data = orjson.loads(cache.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def build(loaded: LoadedPlan, journal: Journal, *, now: datetime | None = None) -> BuildReport:
     """Rebuild the whole site now."""
     from backupplan.site.build import build_site
 
-    data = site_input(loaded, journal, now=now or datetime.now(UTC))
+    data = site_input(
+        loaded,
+        journal,
+        now=now or datetime.now(UTC),
+        tools=tool_checks(loaded, loaded.state_dir / "tools.json"),
+    )
     return build_site(data, loaded.site_dir)
 
 
@@ -116,7 +156,7 @@ class Publisher:
 
     def _tool_list(self) -> list[ToolCheck]:
         if self._tools is None:
-            self._tools = tool_checks(self.loaded)
+            self._tools = tool_checks(self.loaded, self.loaded.state_dir / "tools.json")
         return self._tools
 
     def event(self, changed_jobs: Iterable[str] | None = None) -> None:

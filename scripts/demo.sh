@@ -8,11 +8,20 @@ scripts/bootstrap.sh
 bp=".venv/bin/backupplan"
 
 [ -d demo/data ] || .venv/bin/python scripts/demo_data.py demo/data
+# Local destinations must exist up to their parent folder: backupplan never creates the mount
+# point of a missing disk (so an unplugged USB disk is never "backed up" onto the system disk).
+mkdir -p demo/backup demo/cloud
 
 echo
 echo "== backupplan validate"
 $bp validate backups.yaml
 echo
-echo "The plan is valid. Next steps:"
-echo "  $bp schema > backupplan.schema.json   # editor completion for backups.yaml"
-echo "  $bp validate examples/plans/laptop-usb.yaml"
+echo "== backupplan run documents photos photos-cloud"
+$bp run documents photos photos-cloud
+echo
+echo "== backupplan status"
+$bp status
+echo
+echo "Done. The backups are in demo/backup/ and demo/cloud/; the journal and logs in demo/state/."
+echo "The status site is demo/site/index.html: open it in a browser, or run"
+echo "  $bp site serve        # then visit http://127.0.0.1:8000/"

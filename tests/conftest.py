@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from backupplan.secrets import registry
+from tests.receiver import receiver  # noqa: F401  (fixture: an HTTP receiver on 127.0.0.1)
 from tests.servers import moto_s3, rsync_daemon  # noqa: F401  (fixtures: real servers on 127.0.0.1)
 
 REPO = Path(__file__).resolve().parent.parent

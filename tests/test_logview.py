@@ -76,3 +76,19 @@ def test_files_narrow_the_read_and_list_by_job(tmp_path: Path) -> None:
     only = read_recent_log_lines(tmp_path, None, files={"photos": files["photos"][1:]})
     assert [line.text for line in only] == ["old photos"]
     assert all_log_files(tmp_path / "missing") == {}
+
+
+def test_runs_started_in_the_same_second_are_ordered_by_last_write(tmp_path: Path) -> None:
+    import os
+
+    from backupplan.logview import job_log_files
+
+    first = write_log(tmp_path, "j", "20261128T020000Z-ffff", [b"2026-11-28T02:00:00Z [rsync] first"])
+    second = write_log(tmp_path, "j", "20261128T020000Z-0000", [b"2026-11-28T02:00:00Z [rsync] second"])
+    older = write_log(tmp_path, "j", "20261127T020000Z-aaaa", [b"2026-11-27T02:00:00Z [rsync] older"])
+    os.utime(first, ns=(1_000_000_000, 1_000_000_000))
+    os.utime(second, ns=(2_000_000_000, 2_000_000_000))
+    os.utime(older, ns=(3_000_000_000, 3_000_000_000))  # a later write, but an earlier second
+    assert [run_of(path) for path in job_log_files(tmp_path / "j")] == [
+        "20261128T020000Z-0000", "20261128T020000Z-ffff", "20261127T020000Z-aaaa",
+    ]  # fmt: skip

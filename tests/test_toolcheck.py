@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -150,3 +151,20 @@ def test_the_site_gets_the_same_answer(loaded: LoadedPlan) -> None:
     checks = tool_checks(loaded)
     assert [(check.name, check.ok) for check in checks] == [("rsync", True), ("rclone", True), ("ssh", True)]
     assert [check.name for check in tool_checks()] == ["rsync", "rclone"]  # no plan: ssh is not asked
+
+
+def test_the_sites_version_cache_feeds_the_same_minimum_check(loaded: LoadedPlan, tmp_path: Path) -> None:
+    cache = tmp_path / "tools.json"
+    first = tool_checks(loaded, cache)
+    known = json.loads(cache.read_text())
+    rsync_path = shutil.which("rsync")
+    assert rsync_path is not None
+    (rsync_key,) = [key for key in known if key.startswith(f"{rsync_path}:")]
+    assert known[rsync_key] == first[0].version
+    # A cached version is used as it is, and judged against the plan's needs like a fresh one.
+    cache.write_text(json.dumps({**known, rsync_key: "3.1.3"}))
+    (rsync, *_) = tool_checks(loaded, cache)
+    assert (rsync.version, rsync.ok) == ("3.1.3", False)
+    assert rsync.problem == (
+        "rsync 3.1.3 is older than 3.2.3, which jobs daemon, nas need for --mkpath (remote destinations)"
+    )

@@ -137,7 +137,7 @@ def select_files(
         newest = [(paths[0], job_id) for job_id, paths in files.items() if paths]
         if not newest:
             return {}
-        path, job_id = max(newest, key=lambda item: run_of(item[0]))
+        path, job_id = max(newest, key=lambda item: (run_of(item[0])[:16], item[0].stat().st_mtime_ns))
         return {job_id: [path]}
     return files
 

@@ -34,7 +34,6 @@ def open_journal(loaded: LoadedPlan) -> Journal:
 
 def make_session(loaded: LoadedPlan, journal: Journal, on_event: Callable[[Any], None]) -> Session:
     """A Session with the site publisher and notifications wired to the journal."""
-    from backupplan.notify.hub import Notifications
     from backupplan.publish import Publisher
     from backupplan.runner import Session
 
@@ -44,12 +43,19 @@ def make_session(loaded: LoadedPlan, journal: Journal, on_event: Callable[[Any],
     def site_problem(message: str) -> None:
         click.echo(f"backupplan: warning: {message}", err=True)
 
+    plan = loaded.plan
+    wanted = plan.settings.notify or any(job.notify or job.ping for job in plan.jobs.values())
+    notifications = None
+    if wanted:  # the notification layer (and its state records) only when something listens
+        from backupplan.notify.hub import Notifications
+
+        notifications = Notifications(plan, on_failure=notify_failed)
     return Session(
         loaded,
         journal,
         on_event=on_event,
         publisher=Publisher(loaded, journal, on_error=site_problem),
-        notifications=Notifications(loaded.plan, on_failure=notify_failed),
+        notifications=notifications,
     )
 
 

@@ -38,3 +38,22 @@ def site_serve_command(plan_path: str, directory: str | None, port: int) -> int:
     finally:
         server.server_close()
     return 0
+
+
+def site_build_command(plan_path: str) -> int:
+    """Rebuild the whole site from the plan and the journal."""
+    from backupplan.journal import Journal
+    from backupplan.plan.load import load_plan
+    from backupplan.publish import build
+
+    loaded = load_plan(plan_path)
+    with Journal.open_or_read_only(
+        loaded.state_dir, keep_runs=loaded.plan.settings.log_retention.runs
+    ) as journal:
+        report = build(loaded, journal)
+    click.echo(
+        f"Built {loaded.site_dir}: {len(report.written)} files written, {report.unchanged} unchanged, "
+        f"{len(report.removed)} removed. Open {loaded.site_dir / 'index.html'} "
+        "or run `backupplan site serve`."
+    )
+    return 0

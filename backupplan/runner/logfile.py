@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from backupplan.fsutil import ensure_private_dir
 from backupplan.secrets import mask
 
 MAX_LINE = 8192  # a single record longer than this is cut (the rest is noted, not kept)
+FLUSH_BYTES = 64 * 1024  # program output is written in batches: one syscall per line costs too much
+FLUSH_SECONDS = 0.5  # …but never held back longer than this (`logs --follow` reads the file live)
 
 
 def log_path(state_dir: Path, job: str, run: str) -> Path:
@@ -30,13 +33,17 @@ def stamp(moment: datetime | None = None) -> str:
 
 class RunLog:
     """An open run log. Writes never raise: a log that cannot be written must not stop a backup;
-    the first failure is kept in `error` so the run can report it."""
+    the first failure is kept in `error` so the run can report it. backupplan's own lines are
+    written at once; program output is batched (at most FLUSH_SECONDS late)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.error: str | None = None
         self._lock = threading.Lock()
         self._fd: int | None = None
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._first_pending = 0.0
         try:
             ensure_private_dir(path.parent.parent)  # STATE_DIR/logs
             ensure_private_dir(path.parent)  # STATE_DIR/logs/<job>
@@ -47,8 +54,9 @@ class RunLog:
         except Exception as error:  # StateError from ensure_private_dir
             self.error = str(error)
 
-    def line(self, tag: str, text: str) -> None:
-        """Append one line (several if `text` has newlines) tagged `tag`."""
+    def line(self, tag: str, text: str, *, batch: bool = False) -> None:
+        """Append one line (several if `text` has newlines) tagged `tag`; with `batch`, it may
+        wait up to FLUSH_SECONDS for company."""
         if self._fd is None:
             return
         now = stamp()
@@ -60,18 +68,34 @@ class RunLog:
             pieces.append(f"{now} [{tag}] {cut}\n")
         data = "".join(pieces).encode("utf-8", "backslashreplace")
         with self._lock:
-            try:
-                if self._fd is not None:
-                    os.write(self._fd, data)
-            except OSError as error:
-                self.error = self.error or f"cannot write the log {self.path}: {error.strerror or error}"
+            if not self._pending:
+                self._first_pending = time.monotonic()
+            self._pending.append(data)
+            self._pending_size += len(data)
+            if (
+                not batch
+                or self._pending_size >= FLUSH_BYTES
+                or time.monotonic() - self._first_pending >= FLUSH_SECONDS
+            ):
+                self._flush_locked()
 
     def output(self, tag: str, record: bytes) -> None:
-        """Append one record of program output (raw bytes)."""
-        self.line(tag, record.decode("utf-8", "backslashreplace"))
+        """Append one record of program output (raw bytes), batched."""
+        self.line(tag, record.decode("utf-8", "backslashreplace"), batch=True)
+
+    def _flush_locked(self) -> None:
+        data = b"".join(self._pending)
+        self._pending.clear()
+        self._pending_size = 0
+        try:
+            if self._fd is not None and data:
+                os.write(self._fd, data)
+        except OSError as error:
+            self.error = self.error or f"cannot write the log {self.path}: {error.strerror or error}"
 
     def close(self) -> None:
         with self._lock:
+            self._flush_locked()
             fd, self._fd = self._fd, None
         if fd is not None:
             with contextlib.suppress(OSError):
@@ -97,8 +121,10 @@ def prune_logs(folder: Path, keep: int) -> list[Path]:
     """Delete all but the newest `keep` logs in a job's log folder (newest by last write: run ids
     only sort by time to the second)."""
     try:
-        logs = sorted((entry for entry in folder.iterdir() if entry.suffix == ".log"),
-                      key=lambda entry: (entry.stat().st_mtime_ns, entry.name))
+        logs = sorted(
+            (entry for entry in folder.iterdir() if entry.suffix == ".log"),
+            key=lambda entry: (entry.stat().st_mtime_ns, entry.name),
+        )
     except OSError:
         return []
     removed = []

@@ -191,7 +191,8 @@ class Session:
             f"run {run_id} of {job_id} ({trigger}): {job.engine} {spec.source} -> {spec.destination}",
         )
         self.on_event(RunEvent("started", job_id, run_id))
-        self._publish([job_id])
+        if self.publisher is not None:
+            self.publisher.progress()  # status.json shows the run at once; pages follow at its end
         if self.notifications is not None:
             self.notifications.run_started(job_id, run_id)
 

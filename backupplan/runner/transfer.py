@@ -49,6 +49,23 @@ def transfer_spec(job: Job, base_dir: Path, *, dry_run: bool = False) -> Transfe
     )
 
 
+def readable(record: bytes) -> bytes:
+    """rclone's JSON log lines as text for people (`info: Copied (new): photos/a.jpg`); anything
+    else as it came."""
+    if not record.startswith(b'{"level":'):
+        return record
+    import orjson
+
+    try:
+        data = orjson.loads(record)
+    except orjson.JSONDecodeError:
+        return record
+    parts = [str(data.get("level", "")), str(data.get("msg", "")).strip()]
+    if data.get("object"):
+        parts.append(str(data["object"]))
+    return ": ".join(part for part in parts if part).encode("utf-8", "backslashreplace")
+
+
 def backoff(retries: Retries, failed_attempts: int, rng: random.Random | None = None) -> float:
     """The wait after the `failed_attempts`-th failed attempt: backoff × 2^(n-1), capped at
     max_backoff, plus up to 25 % jitter."""
@@ -110,7 +127,7 @@ async def run_transfer(
             if progress is not None:
                 hooks.progress(progress, attempt)
             if not parser.last_was_progress:
-                log.output(engine.name, record)
+                log.output(engine.name, readable(record))
 
         remaining = deadline - time.monotonic()
         try:

@@ -30,14 +30,21 @@ def records(state_dir: Path) -> list[dict[str, Any]]:
 
 def of_type(state_dir: Path, kind: str, job: str | None = None) -> list[dict[str, Any]]:
     """The records of one type (none while the journal does not exist yet)."""
-    return [record for record in _safe_records(state_dir) if record["type"] == kind and (job is None or record["job"] == job)]
+    return [
+        record
+        for record in _safe_records(state_dir)
+        if record["type"] == kind and (job is None or record["job"] == job)
+    ]
 
 
 def start_run(plan: Path, *jobs: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     """Start `backupplan run` as a background process (its own session, like a real terminal's)."""
     return subprocess.Popen(
         [sys.executable, "-m", "backupplan", "run", "--plan", str(plan), *jobs],
-        env=backupplan_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=backupplan_env(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         start_new_session=True,
     )
 
@@ -53,7 +60,11 @@ def wait_for(predicate: Any, timeout: float = 20.0, interval: float = 0.05) -> A
 
 
 def child_started(state_dir: Path, job: str) -> dict[str, Any] | None:
-    found = [record for record in _safe_records(state_dir) if record["type"] == "run.child" and record["job"] == job]
+    found = [
+        record
+        for record in _safe_records(state_dir)
+        if record["type"] == "run.child" and record["job"] == job
+    ]
     return found[-1] if found else None
 
 

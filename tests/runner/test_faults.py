@@ -21,17 +21,21 @@ from tests.trees import big_file, build, describe
 pytestmark = pytest.mark.slow
 
 
-def test_daemon_killed_mid_transfer_is_retried_and_succeeds(tmp_path: Path, rsync_daemon: RsyncDaemon,
-                                                             run_backupplan) -> None:  # type: ignore[no-untyped-def]
+def test_daemon_killed_mid_transfer_is_retried_and_succeeds(
+    tmp_path: Path, rsync_daemon: RsyncDaemon, run_backupplan
+) -> None:  # type: ignore[no-untyped-def]
     big_file(tmp_path / "src" / "big.bin", 6 * 1024 * 1024)
-    plan = write_plan(tmp_path, f"""\
+    plan = write_plan(
+        tmp_path,
+        f"""\
   nas:
     engine: rsync
     source: src
     destination: {rsync_daemon.url("nas")}
     bandwidth: 3MiB
     retries: {{attempts: 3, backoff: 1s, max_backoff: 2s}}
-""")
+""",
+    )
     process = start_run(plan, "nas")
     wait_for(lambda: child_started(tmp_path / ".backupplan", "nas"))
     time.sleep(0.7)
@@ -58,14 +62,17 @@ def test_daemon_killed_mid_transfer_is_retried_and_succeeds(tmp_path: Path, rsyn
 def test_s3_server_down_then_back(tmp_path: Path, moto_s3, run_backupplan) -> None:  # type: ignore[no-untyped-def]
     build(tmp_path / "src", {f"f{index}.txt".encode(): os.urandom(2000) for index in range(20)})
     env = moto_s3.env()
-    plan = write_plan(tmp_path, f"""\
+    plan = write_plan(
+        tmp_path,
+        f"""\
   cloud:
     engine: rclone
     source: src
     destination: moto:backup-bucket/photos
     retries: {{attempts: 4, backoff: 1s, max_backoff: 2s}}
     env: {json.dumps(env)}
-""")
+""",
+    )
     moto_s3.kill()
     process = start_run(plan, "cloud")
     wait_for(lambda: of_type(tmp_path / ".backupplan", "run.attempt"), timeout=30)
@@ -76,16 +83,21 @@ def test_s3_server_down_then_back(tmp_path: Path, moto_s3, run_backupplan) -> No
     assert attempts[0] == "retryable" and attempts[-1] == "ok"
 
 
-def test_hung_peer_is_stopped_by_the_wall_clock(tmp_path: Path, rsync_daemon: RsyncDaemon,
-                                                run_backupplan) -> None:  # type: ignore[no-untyped-def]
+def test_hung_peer_is_stopped_by_the_wall_clock(
+    tmp_path: Path, rsync_daemon: RsyncDaemon, run_backupplan
+) -> None:  # type: ignore[no-untyped-def]
     big_file(tmp_path / "src" / "big.bin", 1024 * 1024)
-    plan = write_plan(tmp_path, f"""\
+    plan = write_plan(
+        tmp_path,
+        f"""\
   nas:
     engine: rsync
     source: src
     destination: {rsync_daemon.url("nas")}
     timeout: 3s
-""", settings="  stop_grace: 1s\n")
+""",
+        settings="  stop_grace: 1s\n",
+    )
     rsync_daemon.pause()  # accepts TCP connections, never answers
     started = time.monotonic()
     try:
@@ -104,7 +116,9 @@ def test_hung_peer_is_stopped_by_the_wall_clock(tmp_path: Path, rsync_daemon: Rs
 
 def test_second_run_of_a_running_job_is_refused(tmp_path: Path, run_backupplan) -> None:  # type: ignore[no-untyped-def]
     big_file(tmp_path / "src" / "big.bin", 4 * 1024 * 1024)
-    plan = write_plan(tmp_path, "  slow:\n    engine: rsync\n    source: src\n    destination: out\n    bandwidth: 1MiB\n")
+    plan = write_plan(
+        tmp_path, "  slow:\n    engine: rsync\n    source: src\n    destination: out\n    bandwidth: 1MiB\n"
+    )
     first = start_run(plan, "slow")
     try:
         wait_for(lambda: child_started(tmp_path / ".backupplan", "slow"))
@@ -120,7 +134,9 @@ def test_second_run_of_a_running_job_is_refused(tmp_path: Path, run_backupplan) 
 
 def test_kill_9_leaves_no_orphan_and_the_next_run_recovers(tmp_path: Path, run_backupplan) -> None:  # type: ignore[no-untyped-def]
     big_file(tmp_path / "src" / "big.bin", 8 * 1024 * 1024)
-    plan = write_plan(tmp_path, "  slow:\n    engine: rsync\n    source: src\n    destination: out\n    bandwidth: 2MiB\n")
+    plan = write_plan(
+        tmp_path, "  slow:\n    engine: rsync\n    source: src\n    destination: out\n    bandwidth: 2MiB\n"
+    )
     (tmp_path / "out").mkdir()
     process = start_run(plan, "slow")
     child = wait_for(lambda: child_started(tmp_path / ".backupplan", "slow"))["data"]
@@ -144,13 +160,17 @@ def test_kill_9_leaves_no_orphan_and_the_next_run_recovers(tmp_path: Path, run_b
 
 def test_sigterm_interrupts_cleanly_even_with_a_stuck_peer(tmp_path: Path, rsync_daemon: RsyncDaemon) -> None:
     big_file(tmp_path / "src" / "big.bin", 4 * 1024 * 1024)
-    plan = write_plan(tmp_path, f"""\
+    plan = write_plan(
+        tmp_path,
+        f"""\
   nas:
     engine: rsync
     source: src
     destination: {rsync_daemon.url("nas")}
     bandwidth: 1MiB
-""", settings="  stop_grace: 2s\n")
+""",
+        settings="  stop_grace: 2s\n",
+    )
     process = start_run(plan, "nas")
     child = wait_for(lambda: child_started(tmp_path / ".backupplan", "nas"))["data"]
     time.sleep(0.5)
@@ -172,7 +192,9 @@ def test_sigterm_interrupts_cleanly_even_with_a_stuck_peer(tmp_path: Path, rsync
 
 def test_pause_stops_a_running_job_within_two_seconds(tmp_path: Path, run_backupplan) -> None:  # type: ignore[no-untyped-def]
     big_file(tmp_path / "src" / "big.bin", 8 * 1024 * 1024)
-    plan = write_plan(tmp_path, "  slow:\n    engine: rsync\n    source: src\n    destination: out\n    bandwidth: 1MiB\n")
+    plan = write_plan(
+        tmp_path, "  slow:\n    engine: rsync\n    source: src\n    destination: out\n    bandwidth: 1MiB\n"
+    )
     process = start_run(plan, "slow")
     wait_for(lambda: child_started(tmp_path / ".backupplan", "slow"))
     paused = time.monotonic()
@@ -202,8 +224,11 @@ def test_full_disk_fails_once_then_succeeds_after_space_is_freed(tmp_path: Path,
         big_file(tmp_path / "src" / "a.bin", 1024 * 1024)
         big_file(tmp_path / "src" / "b.bin", 1024 * 1024)
         big_file(disk / "filler.bin", 1536 * 1024)
-        plan = write_plan(tmp_path, f"  j:\n    engine: rsync\n    source: src\n    destination: {disk}/out\n"
-                          "    retries: {attempts: 3, backoff: 1s}\n")
+        plan = write_plan(
+            tmp_path,
+            f"  j:\n    engine: rsync\n    source: src\n    destination: {disk}/out\n"
+            "    retries: {attempts: 3, backoff: 1s}\n",
+        )
         first = run_backupplan(["run", "--plan", str(plan), "j"])
         assert first.returncode == 1
         state = tmp_path / ".backupplan"
@@ -246,7 +271,9 @@ def test_secrets_never_reach_state_logs_or_site(tmp_path: Path, moto_s3, run_bac
             "S3_SECRET": env["RCLONE_CONFIG_MOTO_SECRET_ACCESS_KEY"],
             "HC_TOKEN": "CANARY-ping-token",
         }
-        plan = write_plan(tmp_path, f"""\
+        plan = write_plan(
+            tmp_path,
+            f"""\
   nas:
     engine: rsync
     source: src
@@ -264,7 +291,9 @@ def test_secrets_never_reach_state_logs_or_site(tmp_path: Path, moto_s3, run_bac
       RCLONE_CONFIG_MOTO_ACCESS_KEY_ID: "${{S3_KEY}}"
       RCLONE_CONFIG_MOTO_SECRET_ACCESS_KEY: "${{S3_SECRET}}"
     notify: ["json://127.0.0.1:9/hook?token=${{HC_TOKEN}}"]
-""", settings="  site_url: https://backups.example/?token=CANARY-url-token\n")
+""",
+            settings="  site_url: https://backups.example/?token=CANARY-url-token\n",
+        )
         result = run_backupplan(["run", "--plan", str(plan), "nas", "cloud"], env=secrets, timeout=90)
         assert result.returncode == 0, result.stdout + result.stderr
         run_backupplan(["status", "--plan", str(plan), "--json"], env=secrets)

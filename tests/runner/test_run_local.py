@@ -12,7 +12,9 @@ from tests.trees import AWKWARD_NAMES, build, describe
 
 def test_rsync_and_rclone_jobs_copy_everything(tmp_path: Path, run_backupplan) -> None:  # type: ignore[no-untyped-def]
     build(tmp_path / "src", AWKWARD_NAMES)
-    plan = write_plan(tmp_path, """\
+    plan = write_plan(
+        tmp_path,
+        """\
   mirror:
     engine: rsync
     source: src
@@ -21,11 +23,14 @@ def test_rsync_and_rclone_jobs_copy_everything(tmp_path: Path, run_backupplan) -
     engine: rclone
     source: src
     destination: out/cloud
-""")
+""",
+    )
     (tmp_path / "out").mkdir()
     result = run_backupplan(["run", "--plan", str(plan), "mirror", "cloud"])
     assert result.returncode == 0, result.stdout + result.stderr
-    assert describe(tmp_path / "out" / "mirror", ignore=(b".backupplan-partial",)) == describe(tmp_path / "src")
+    assert describe(tmp_path / "out" / "mirror", ignore=(b".backupplan-partial",)) == describe(
+        tmp_path / "src"
+    )
     cloud = describe(tmp_path / "out" / "cloud")
     assert {name: entry[2] for name, entry in cloud.items()} == {
         name: entry[2] for name, entry in describe(tmp_path / "src").items()
@@ -37,7 +42,7 @@ def test_rsync_and_rclone_jobs_copy_everything(tmp_path: Path, run_backupplan) -
     assert finished["mirror"]["files"] == len(AWKWARD_NAMES)
     assert finished["mirror"]["bytes"] == sum(len(content) for content in AWKWARD_NAMES.values())
     types = [record["type"] for record in records(state) if record["job"] == "mirror"]
-    assert types == ["run.started", "run.child", "run.attempt", "run.finished", "job.note"]
+    assert types == ["run.started", "run.child", "run.attempt", "run.finished"]  # no notify targets: no notes
     # logs: one per run, private, tagged lines
     logs = list((state / "logs" / "mirror").glob("*.log"))
     assert len(logs) == 1 and logs[0].stat().st_mode & 0o777 == 0o600
@@ -47,7 +52,10 @@ def test_rsync_and_rclone_jobs_copy_everything(tmp_path: Path, run_backupplan) -
     assert any(" [rsync] " in line for line in lines)
     # the site was written
     status = json.loads((tmp_path / "site" / "status.json").read_text())
-    assert {job["id"]: job["status"] for job in status["jobs"]} == {"cloud": "succeeded", "mirror": "succeeded"}
+    assert {job["id"]: job["status"] for job in status["jobs"]} == {
+        "cloud": "succeeded",
+        "mirror": "succeeded",
+    }
 
 
 def test_missing_source_fails_with_the_reason(tmp_path: Path, run_backupplan) -> None:  # type: ignore[no-untyped-def]
@@ -60,10 +68,15 @@ def test_missing_source_fails_with_the_reason(tmp_path: Path, run_backupplan) ->
     assert "gone  failed" in result.stdout
 
 
-def test_retryable_failure_is_not_retried_when_fatal_and_attempts_are_journaled(tmp_path: Path, run_backupplan) -> None:  # type: ignore[no-untyped-def]
+def test_retryable_failure_is_not_retried_when_fatal_and_attempts_are_journaled(
+    tmp_path: Path, run_backupplan
+) -> None:  # type: ignore[no-untyped-def]
     """Exit 23 (missing source) is fatal: one attempt only even with attempts: 3."""
-    plan = write_plan(tmp_path, "  gone:\n    engine: rsync\n    source: nowhere\n    destination: out\n"
-                      "    retries: {attempts: 3, backoff: 1s}\n")
+    plan = write_plan(
+        tmp_path,
+        "  gone:\n    engine: rsync\n    source: nowhere\n    destination: out\n"
+        "    retries: {attempts: 3, backoff: 1s}\n",
+    )
     run_backupplan(["run", "--plan", str(plan), "gone"])
     attempts = of_type(tmp_path / ".backupplan", "run.attempt")
     assert [attempt["data"]["outcome"] for attempt in attempts] == ["fatal"]
@@ -71,7 +84,9 @@ def test_retryable_failure_is_not_retried_when_fatal_and_attempts_are_journaled(
 
 def test_before_hook_failure_skips_the_transfer(tmp_path: Path, run_backupplan) -> None:  # type: ignore[no-untyped-def]
     build(tmp_path / "src", {b"a.txt": b"a"})
-    plan = write_plan(tmp_path, """\
+    plan = write_plan(
+        tmp_path,
+        """\
   hooked:
     engine: rsync
     source: src
@@ -80,7 +95,8 @@ def test_before_hook_failure_skips_the_transfer(tmp_path: Path, run_backupplan) 
       before: [{shell: "echo preparing; echo broken disk >&2; exit 3"}]
       on_failure: [{shell: "echo \\"$BACKUPPLAN_JOB $BACKUPPLAN_STATUS $BACKUPPLAN_RUN\\" > failure.txt"}]
       after: [{shell: "echo after >> after.txt"}]
-""")
+""",
+    )
     result = run_backupplan(["run", "--plan", str(plan), "hooked"], cwd=tmp_path)
     assert result.returncode == 1
     assert not (tmp_path / "out").exists()
@@ -95,7 +111,9 @@ def test_before_hook_failure_skips_the_transfer(tmp_path: Path, run_backupplan) 
 
 def test_hooks_get_the_runs_facts(tmp_path: Path, run_backupplan) -> None:  # type: ignore[no-untyped-def]
     build(tmp_path / "src", {b"a.txt": b"abc", b"b.txt": b"de"})
-    plan = write_plan(tmp_path, """\
+    plan = write_plan(
+        tmp_path,
+        """\
   facts:
     engine: rsync
     source: src
@@ -103,7 +121,8 @@ def test_hooks_get_the_runs_facts(tmp_path: Path, run_backupplan) -> None:  # ty
     env: {EXTRA: from-the-plan}
     hooks:
       on_success: [[sh, -c, 'env | grep -E "^(BACKUPPLAN_|EXTRA=)" | sort > facts.txt']]
-""")
+""",
+    )
     assert run_backupplan(["run", "--plan", str(plan), "facts"], cwd=tmp_path).returncode == 0
     facts = dict(line.split("=", 1) for line in (tmp_path / "facts.txt").read_text().splitlines())
     assert facts["BACKUPPLAN_JOB"] == "facts" and facts["BACKUPPLAN_STATUS"] == "succeeded"
@@ -115,8 +134,11 @@ def test_hooks_get_the_runs_facts(tmp_path: Path, run_backupplan) -> None:  # ty
 
 def test_failing_after_hook_makes_a_warning(tmp_path: Path, run_backupplan) -> None:  # type: ignore[no-untyped-def]
     build(tmp_path / "src", {b"a.txt": b"a"})
-    plan = write_plan(tmp_path, "  j:\n    engine: rsync\n    source: src\n    destination: out\n"
-                      "    hooks: {after: [[/bin/false]]}\n")
+    plan = write_plan(
+        tmp_path,
+        "  j:\n    engine: rsync\n    source: src\n    destination: out\n"
+        "    hooks: {after: [[/bin/false]]}\n",
+    )
     result = run_backupplan(["run", "--plan", str(plan), "j"])
     assert result.returncode == 0  # the copy is complete; the warning says what went wrong
     (finished,) = of_type(tmp_path / ".backupplan", "run.finished")
@@ -126,8 +148,11 @@ def test_failing_after_hook_makes_a_warning(tmp_path: Path, run_backupplan) -> N
 
 def test_paused_and_disabled_jobs_are_refused_without_force(tmp_path: Path, run_backupplan) -> None:  # type: ignore[no-untyped-def]
     build(tmp_path / "src", {b"a.txt": b"a"})
-    plan = write_plan(tmp_path, "  p:\n    engine: rsync\n    source: src\n    destination: out/p\n"
-                      "  d:\n    engine: rsync\n    source: src\n    destination: out/d\n    enabled: false\n")
+    plan = write_plan(
+        tmp_path,
+        "  p:\n    engine: rsync\n    source: src\n    destination: out/p\n"
+        "  d:\n    engine: rsync\n    source: src\n    destination: out/d\n    enabled: false\n",
+    )
     (tmp_path / "out").mkdir()
     assert run_backupplan(["pause", "--plan", str(plan), "p"]).returncode == 0
     refused = run_backupplan(["run", "--plan", str(plan), "p", "d"])
@@ -150,15 +175,22 @@ def test_dry_run_prints_argv_and_changes_and_writes_nothing(tmp_path: Path, run_
     build(tmp_path / "src", {b"a.txt": b"a", b"b.txt": b"b"})
     (tmp_path / "out").mkdir()
     build(tmp_path / "out", {b"a.txt": b"old", b"stale.txt": b"x"})
-    plan = write_plan(tmp_path, "  j:\n    engine: rsync\n    source: src\n    destination: out\n    delete: true\n"
-                      "    env: {RSYNC_PASSWORD: '${DRY_SECRET}'}\n")
+    plan = write_plan(
+        tmp_path,
+        "  j:\n    engine: rsync\n    source: src\n    destination: out\n    delete: true\n"
+        "    env: {RSYNC_PASSWORD: '${DRY_SECRET}'}\n",
+    )
     before = describe(tmp_path / "out")
     result = run_backupplan(["run", "--plan", str(plan), "j", "--dry-run"], env={"DRY_SECRET": "CANARY-dry"})
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "j: would run"
-    assert lines[1].startswith("  rsync --archive ") and lines[1].endswith(f" -- {tmp_path}/src/ {tmp_path}/out")
-    assert "    + new  b.txt" in lines and "    ~ changed  a.txt" in lines and "    - delete  stale.txt" in lines
+    assert lines[1].startswith("  rsync --archive ") and lines[1].endswith(
+        f" -- {tmp_path}/src/ {tmp_path}/out"
+    )
+    assert (
+        "    + new  b.txt" in lines and "    ~ changed  a.txt" in lines and "    - delete  stale.txt" in lines
+    )
     assert lines[-1] == "Dry run: nothing was written."
     assert "CANARY" not in result.stdout + result.stderr
     assert describe(tmp_path / "out") == before
@@ -167,8 +199,11 @@ def test_dry_run_prints_argv_and_changes_and_writes_nothing(tmp_path: Path, run_
 
 def test_log_retention_prunes_old_logs(tmp_path: Path, run_backupplan) -> None:  # type: ignore[no-untyped-def]
     build(tmp_path / "src", {b"a.txt": b"a"})
-    plan = write_plan(tmp_path, "  j:\n    engine: rsync\n    source: src\n    destination: out\n",
-                      settings="  log_retention: {runs: 2}\n")
+    plan = write_plan(
+        tmp_path,
+        "  j:\n    engine: rsync\n    source: src\n    destination: out\n",
+        settings="  log_retention: {runs: 2}\n",
+    )
     for _ in range(3):
         assert run_backupplan(["run", "--plan", str(plan), "j"]).returncode == 0
     logs = sorted((tmp_path / ".backupplan" / "logs" / "j").glob("*.log"))
