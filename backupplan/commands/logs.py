@@ -195,7 +195,13 @@ def logs_command(
     pattern = compile_grep(grep)
     cutoff = since_stamp(since, now or datetime.now(UTC))
     location = locate_state(plan_path, state_dir)
-    files = select_files(location, job, run, last)
+    try:
+        files = select_files(location, job, run, last)
+    except PermissionError as error:
+        raise BackupplanError(
+            f"cannot read the logs in {location.state_dir}: {error.strerror}; "
+            "run backupplan as the user that runs the backups"
+        ) from None
     keep = matcher(pattern)
     limit = lines or None
     if follow:

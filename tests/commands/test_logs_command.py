@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pty
 import select
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -277,3 +278,28 @@ def test_the_grep_prefilter_changes_no_result(tmp_path: Path) -> None:
         assert read_recent_log_lines(logs, 3, keep=matcher(pattern), skip=quick_skip(pattern)) == slow[-3:]
     everything = read_recent_log_lines(logs, None, keep=matcher(compile_grep(".")))
     assert len(everything) == 2 * len(TRICKY)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root and setpriv")
+def test_a_user_who_may_not_read_the_logs_gets_an_error_not_a_crash() -> None:
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="backupplan-logs-"))  # unlike tmp_path, others may enter it
+    try:
+        root.chmod(0o755)
+        (root / "backups.yaml").write_text("version: 1\njobs: {}\n")
+        write_log(root / ".backupplan", "mail", "20261128T020003Z-cccc", [b"2026-11-28T02:00:03Z [rsync] x"])
+        (root / ".backupplan").chmod(0o700)
+        result = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+             sys.executable, "-m", "backupplan", "logs", "--plan", str(root / "backups.yaml")],
+            env=backupplan_env({"HOME": str(root)}), capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert result.returncode == 1
+        assert result.stderr == (
+            f"backupplan: cannot read the logs in {root}/.backupplan: Permission denied; "
+            "run backupplan as the user that runs the backups\n"
+        )
+    finally:
+        shutil.rmtree(root)

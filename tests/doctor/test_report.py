@@ -124,3 +124,17 @@ def test_the_screen(tmp_path: Path, snapshot: SnapshotAssertion) -> None:
     plan = scenario(tmp_path)
     screen = click.unstyle(render(diagnose(str(plan), context())))
     assert normalised(screen, tmp_path) == snapshot
+
+
+def test_secrets_of_the_plan_never_show(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("CUSTOMER", "acme-very-secret")
+    (tmp_path / "backups.yaml").write_text(
+        "version: 1\nsettings: {timezone: UTC}\njobs:\n  a:\n    engine: rsync\n"
+        "    source: /srv/${CUSTOMER}/data\n    destination: rsync://bk@127.0.0.1:1/${CUSTOMER}\n"
+    )
+    report = diagnose(str(tmp_path / "backups.yaml"), context())
+    screen = click.unstyle(render(report))
+    document = orjson.dumps(report.to_json(mask)).decode()
+    assert "acme-very-secret" not in screen and "acme-very-secret" not in document
+    assert "a: source /srv/${CUSTOMER}/data does not exist" in screen
+    assert "rsync://bk@127.0.0.1:1/${CUSTOMER}: cannot connect to 127.0.0.1:1" in screen
