@@ -111,12 +111,12 @@ class Follower:
             self._seen.add((path.parent.name, path.name.removesuffix(".log")))
         self.journal.refresh()
         ends: dict[str, int] = {}
-        for key, summary in self._running().items():
+        for key in self._running():
             path = self.log_file(*key)
             offset = 0
             if str(path) in names:
                 offset = ends[str(path)] = whole_lines_end(path)
-            self._track(key, summary, offset)
+            self._track(key, offset)
         if self.run is not None and not self._tails:
             self.finished = True  # the run is not running: its log is whole already
         return ends
@@ -130,9 +130,9 @@ class Follower:
         running = self._running()
         lines: list[LogLine] = []
         if self.run is None:
-            for key, summary in running.items():
+            for key in running:
                 if key not in self._seen:
-                    self._track(key, summary, 0)
+                    self._track(key, 0)
             lines += self._ended_unseen()
         for key, tail in list(self._tails.items()):
             lines += self._read(tail)
@@ -164,7 +164,7 @@ class Follower:
                 found[(job_id, current.run)] = current
         return found
 
-    def _track(self, key: RunKey, summary: RunSummary, offset: int) -> None:
+    def _track(self, key: RunKey, offset: int) -> None:
         self._seen.add(key)
         if self.job is not None and self._tails:
             return  # one job runs one run at a time; a second one means the first one ended

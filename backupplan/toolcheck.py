@@ -72,8 +72,8 @@ class ToolReport:
         """The site's ToolCheck for this tool (ok: found, version known, new enough)."""
         from backupplan.site.data import ToolCheck
 
-        return ToolCheck(self.name, self.path, self.version, self.problem is None and self.path is not None,
-                         self.problem)  # fmt: skip
+        usable = self.problem is None and self.path is not None
+        return ToolCheck(self.name, self.path, self.version, usable, self.problem)
 
 
 def version_key(text: str) -> tuple[int, int, int]:

@@ -4,7 +4,7 @@ schedules are computed in."""
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from backupplan.doctor.model import Check, Context
 
@@ -19,24 +19,25 @@ def zone_name(zone: tzinfo, at: datetime) -> str:
     return f"{key} (UTC{offset[:3]}:{offset[3:]} now)" if offset else key
 
 
+def _info(name: str, message: str, facts: dict[str, Any] | None = None) -> Check:
+    return Check("system", name, "info", message, None, facts or {})
+
+
 def system_checks(loaded: LoadedPlan | None, context: Context) -> list[Check]:
     """Given the plan (or None) and the context, return the system information lines."""
     facts = context.system()
     checks = [
-        Check("system", "backupplan", "info", f"backupplan {facts['backupplan']}", None,
-              {"version": facts["backupplan"]}),
-        Check("system", "python", "info", f"Python {facts['python']} ({facts['python_path']})", None,
-              {"version": facts["python"], "path": facts["python_path"]}),
-        Check("system", "os", "info", f"{facts['os']}; {facts['kernel']}", None,
-              {"os": facts["os"], "kernel": facts["kernel"]}),
-    ]  # fmt: skip
+        _info("backupplan", f"backupplan {facts['backupplan']}", {"version": facts["backupplan"]}),
+        _info(
+            "python",
+            f"Python {facts['python']} ({facts['python_path']})",
+            {"version": facts["python"], "path": facts["python_path"]},
+        ),
+        _info("os", f"{facts['os']}; {facts['kernel']}", {"os": facts["os"], "kernel": facts["kernel"]}),
+    ]
     if loaded is None:
-        checks.append(
-            Check("system", "timezone", "info", "timezone of schedules unknown: the plan is not valid")
-        )
-        return checks
+        return [*checks, _info("timezone", "timezone of schedules unknown: the plan is not valid")]
     setting = loaded.plan.settings.timezone
     shown = zone_name(loaded.timezone, context.now)
     text = f"schedules run in {shown}" + (" (settings.timezone: local)" if setting == "local" else "")
-    checks.append(Check("system", "timezone", "info", text, None, {"setting": setting, "zone": shown}))
-    return checks
+    return [*checks, _info("timezone", text, {"setting": setting, "zone": shown})]
