@@ -247,6 +247,87 @@ def history(job: str, plan_path: str, state_dir: str | None, limit: int, as_json
     return history_command(plan_path, job, state_dir=state_dir, limit=limit, as_json=as_json)
 
 
+@cli.command(context_settings=CONTEXT)
+@plan_option
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (see docs/doctor-json.md).")
+def doctor(plan_path: str, as_json: bool) -> int:
+    """Will my backups work? Check the tools (found, new enough), the plan, the state dir (private,
+    free space, journal integrity, locks, interrupted runs), every job's source and destination
+    (remote ones probed, 5 s at most), the site dir, and show system information.
+
+    Every problem is one line saying what to do. Nothing is changed anywhere. Exits 0 when no check
+    warns or fails, 1 otherwise.
+
+    \b
+    Examples:
+      backupplan doctor
+      backupplan doctor --json | jq '.checks[] | select(.status == "fail")'
+    """
+    from backupplan.commands.doctor import doctor_command
+
+    return doctor_command(plan_path, as_json=as_json)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("job", required=False, metavar="[JOB]")
+@plan_option
+@state_dir_option
+@click.option("--run", "run", metavar="ID", help="Only this run (its id, or the start of it).")
+@click.option("--last", is_flag=True, help="Only the newest run (of JOB, or of any job).")
+@click.option("--grep", metavar="REGEX", help="Only lines matching this regular expression (any case).")
+@click.option("--since", metavar="DURATION", help="Only lines from the last DURATION, e.g. 30m, 2h, 1d.")
+@click.option(
+    "-n",
+    "--lines",
+    type=click.IntRange(min=0),
+    default=500,
+    show_default=True,
+    help="How many lines, the newest last (0: all).",
+)
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines while runs are running.")
+@click.option("--export", metavar="FILE", help="Write the lines to FILE as plain text (mode 0600) instead.")
+def logs(
+    job: str | None,
+    plan_path: str,
+    state_dir: str | None,
+    run: str | None,
+    last: bool,
+    grep: str | None,
+    since: str | None,
+    lines: int,
+    follow: bool,
+    export: str | None,
+) -> int:
+    """Show the last lines of the runs' logs across all jobs (or JOB's), newest last, each as
+    `JOB RUN | TIME [SOURCE] TEXT`. Matches of --grep are highlighted on a terminal.
+
+    --follow prints new lines as they are written: with JOB, until its running run (or its next
+    run) ends; without JOB, every job's runs until Ctrl-C (which exits 0).
+
+    \b
+    Examples:
+      backupplan logs
+      backupplan logs photos --last
+      backupplan logs --grep 'exit 23|denied' --since 2d
+      backupplan logs photos --follow
+      backupplan logs --since 1d --export /tmp/backup-logs.txt
+    """
+    from backupplan.commands.logs import logs_command
+
+    return logs_command(
+        plan_path,
+        job,
+        state_dir=state_dir,
+        run=run,
+        last=last,
+        grep=grep,
+        since=since,
+        lines=lines,
+        follow=follow,
+        export=export,
+    )
+
+
 @cli.group(context_settings=CONTEXT)
 def journal() -> None:
     """Look after the state journal by hand (it repairs torn writes and compacts itself)."""
