@@ -441,6 +441,91 @@ def resume(jobs: tuple[str, ...], plan_path: str) -> int:
     return resume_command(plan_path, jobs)
 
 
+@cli.command(context_settings=CONTEXT)
+@click.argument("job", metavar="JOB")
+@plan_option
+@click.option("--prune", is_flag=True, help="Apply the job's keep: policy now.")
+@click.option(
+    "--dry-run", is_flag=True, help="With --prune: show what would be removed and why the rest stays."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the listing as JSON.")
+def snapshots(job: str, plan_path: str, prune: bool, dry_run: bool, as_json: bool) -> int:
+    """List JOB's snapshots: id, time, files, total size and the size unique to each (what removing
+    it would free), then unfinished (.partial) and trash folders.
+
+    With --prune, remove the snapshots the job's keep: policy does not keep (never the newest);
+    add --dry-run to see what would go, and why each other snapshot stays.
+
+    \b
+    Examples:
+      backupplan snapshots photos
+      backupplan snapshots photos --prune --dry-run
+    """
+    from backupplan.commands.snapshots import snapshots_command
+
+    return snapshots_command(plan_path, job, prune=prune, dry_run=dry_run, as_json=as_json)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("job", metavar="JOB")
+@plan_option
+@click.option("--checksum", is_flag=True, help="Compare contents, not just sizes and times.")
+def verify(job: str, plan_path: str, checksum: bool) -> int:
+    """Compare JOB's copy with its source now (the latest snapshot, for snapshot jobs).
+
+    Quick mode compares sizes and times; --checksum (or the job's verify: checksum) reads every
+    file on both sides. Nothing is written. The result is journaled and shown by `status` and on
+    the site. Exits 0 when contents match, 1 when they differ or cannot be compared.
+
+    \b
+    Examples:
+      backupplan verify photos
+      backupplan verify photos --checksum
+    """
+    from backupplan.commands.verify import verify_command
+
+    return verify_command(plan_path, job, checksum=checksum)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("job", metavar="JOB")
+@plan_option
+@click.option("--to", "target", required=True, metavar="PATH", help="The folder to restore into.")
+@click.option(
+    "--snapshot", metavar="ID|latest", default=None, help="The snapshot to restore [default: latest]."
+)
+@click.option("--path", "subpath", metavar="SUBPATH", default=None, help="Restore only this file or folder.")
+@click.option("--dry-run", is_flag=True, help="List what would be written; write nothing.")
+@click.option("--force", is_flag=True, help="Write into a non-empty folder (replaces same-named files).")
+def restore(
+    job: str,
+    plan_path: str,
+    target: str,
+    snapshot: str | None,
+    subpath: str | None,
+    dry_run: bool,
+    force: bool,
+) -> int:
+    """Copy JOB's backup back into PATH, with the job's engine: a snapshot (the latest unless
+    --snapshot says), or the job's copy for jobs without snapshots.
+
+    PATH must not be inside the backup. A PATH that is not empty is refused unless --force is
+    given; even then nothing in it is deleted. --path restores one file or folder, at the same
+    place under PATH.
+
+    \b
+    Examples:
+      backupplan restore photos --to /tmp/photos-restored
+      backupplan restore photos --snapshot 2026-11-20T020000Z --path 2024/beach.jpg --to /tmp/r
+      backupplan restore photos --to ~/Pictures --force --dry-run
+    """
+    from backupplan.commands.restore import restore_command
+
+    return restore_command(
+        plan_path, job, target=target, snapshot=snapshot, subpath=subpath, dry_run=dry_run, force=force
+    )
+
+
 def main(argv: list[str] | None = None) -> NoReturn:
     """Entry point of the `backupplan` command."""
     from backupplan.errors import run_cli
