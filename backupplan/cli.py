@@ -334,6 +334,87 @@ def history(job: str, plan_path: str, state_dir: str | None, limit: int, as_json
     return history_command(plan_path, job, state_dir=state_dir, limit=limit, as_json=as_json)
 
 
+@cli.command(context_settings=CONTEXT)
+@plan_option
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (see docs/doctor-json.md).")
+def doctor(plan_path: str, as_json: bool) -> int:
+    """Will my backups work? Check the tools (found, new enough), the plan, the state dir (private,
+    free space, journal integrity, locks, interrupted runs), every job's source and destination
+    (remote ones probed, 5 s at most), the site dir, and show system information.
+
+    Every problem is one line saying what to do. Nothing is changed anywhere. Exits 0 when no check
+    warns or fails, 1 otherwise.
+
+    \b
+    Examples:
+      backupplan doctor
+      backupplan doctor --json | jq '.checks[] | select(.status == "fail")'
+    """
+    from backupplan.commands.doctor import doctor_command
+
+    return doctor_command(plan_path, as_json=as_json)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("job", required=False, metavar="[JOB]")
+@plan_option
+@state_dir_option
+@click.option("--run", "run", metavar="ID", help="Only this run (its id, or the start of it).")
+@click.option("--last", is_flag=True, help="Only the newest run (of JOB, or of any job).")
+@click.option("--grep", metavar="REGEX", help="Only lines matching this regular expression (any case).")
+@click.option("--since", metavar="DURATION", help="Only lines from the last DURATION, e.g. 30m, 2h, 1d.")
+@click.option(
+    "-n",
+    "--lines",
+    type=click.IntRange(min=0),
+    default=500,
+    show_default=True,
+    help="How many lines, the newest last (0: all).",
+)
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines while runs are running.")
+@click.option("--export", metavar="FILE", help="Write the lines to FILE as plain text (mode 0600) instead.")
+def logs(
+    job: str | None,
+    plan_path: str,
+    state_dir: str | None,
+    run: str | None,
+    last: bool,
+    grep: str | None,
+    since: str | None,
+    lines: int,
+    follow: bool,
+    export: str | None,
+) -> int:
+    """Show the last lines of the runs' logs across all jobs (or JOB's), newest last, each as
+    `JOB RUN | TIME [SOURCE] TEXT`. Matches of --grep are highlighted on a terminal.
+
+    --follow prints new lines as they are written: with JOB, until its running run (or its next
+    run) ends; without JOB, every job's runs until Ctrl-C (which exits 0).
+
+    \b
+    Examples:
+      backupplan logs
+      backupplan logs photos --last
+      backupplan logs --grep 'exit 23|denied' --since 2d
+      backupplan logs photos --follow
+      backupplan logs --since 1d --export /tmp/backup-logs.txt
+    """
+    from backupplan.commands.logs import logs_command
+
+    return logs_command(
+        plan_path,
+        job,
+        state_dir=state_dir,
+        run=run,
+        last=last,
+        grep=grep,
+        since=since,
+        lines=lines,
+        follow=follow,
+        export=export,
+    )
+
+
 @cli.group(context_settings=CONTEXT)
 def journal() -> None:
     """Look after the state journal by hand (it repairs torn writes and compacts itself)."""
@@ -445,6 +526,91 @@ def resume(jobs: tuple[str, ...], plan_path: str) -> int:
     from backupplan.commands.run import resume_command
 
     return resume_command(plan_path, jobs)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("job", metavar="JOB")
+@plan_option
+@click.option("--prune", is_flag=True, help="Apply the job's keep: policy now.")
+@click.option(
+    "--dry-run", is_flag=True, help="With --prune: show what would be removed and why the rest stays."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the listing as JSON.")
+def snapshots(job: str, plan_path: str, prune: bool, dry_run: bool, as_json: bool) -> int:
+    """List JOB's snapshots: id, time, files, total size and the size unique to each (what removing
+    it would free), then unfinished (.partial) and trash folders.
+
+    With --prune, remove the snapshots the job's keep: policy does not keep (never the newest);
+    add --dry-run to see what would go, and why each other snapshot stays.
+
+    \b
+    Examples:
+      backupplan snapshots photos
+      backupplan snapshots photos --prune --dry-run
+    """
+    from backupplan.commands.snapshots import snapshots_command
+
+    return snapshots_command(plan_path, job, prune=prune, dry_run=dry_run, as_json=as_json)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("job", metavar="JOB")
+@plan_option
+@click.option("--checksum", is_flag=True, help="Compare contents, not just sizes and times.")
+def verify(job: str, plan_path: str, checksum: bool) -> int:
+    """Compare JOB's copy with its source now (the latest snapshot, for snapshot jobs).
+
+    Quick mode compares sizes and times; --checksum (or the job's verify: checksum) reads every
+    file on both sides. Nothing is written. The result is journaled and shown by `status` and on
+    the site. Exits 0 when contents match, 1 when they differ or cannot be compared.
+
+    \b
+    Examples:
+      backupplan verify photos
+      backupplan verify photos --checksum
+    """
+    from backupplan.commands.verify import verify_command
+
+    return verify_command(plan_path, job, checksum=checksum)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("job", metavar="JOB")
+@plan_option
+@click.option("--to", "target", required=True, metavar="PATH", help="The folder to restore into.")
+@click.option(
+    "--snapshot", metavar="ID|latest", default=None, help="The snapshot to restore [default: latest]."
+)
+@click.option("--path", "subpath", metavar="SUBPATH", default=None, help="Restore only this file or folder.")
+@click.option("--dry-run", is_flag=True, help="List what would be written; write nothing.")
+@click.option("--force", is_flag=True, help="Write into a non-empty folder (replaces same-named files).")
+def restore(
+    job: str,
+    plan_path: str,
+    target: str,
+    snapshot: str | None,
+    subpath: str | None,
+    dry_run: bool,
+    force: bool,
+) -> int:
+    """Copy JOB's backup back into PATH, with the job's engine: a snapshot (the latest unless
+    --snapshot says), or the job's copy for jobs without snapshots.
+
+    PATH must not be inside the backup. A PATH that is not empty is refused unless --force is
+    given; even then nothing in it is deleted. --path restores one file or folder, at the same
+    place under PATH.
+
+    \b
+    Examples:
+      backupplan restore photos --to /tmp/photos-restored
+      backupplan restore photos --snapshot 2026-11-20T020000Z --path 2024/beach.jpg --to /tmp/r
+      backupplan restore photos --to ~/Pictures --force --dry-run
+    """
+    from backupplan.commands.restore import restore_command
+
+    return restore_command(
+        plan_path, job, target=target, snapshot=snapshot, subpath=subpath, dry_run=dry_run, force=force
+    )
 
 
 def main(argv: list[str] | None = None) -> NoReturn:

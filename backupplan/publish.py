@@ -75,41 +75,31 @@ def site_input(
         jobs=jobs,
         settings=normalized["settings"],
         default_settings=Settings().model_dump(mode="json"),
-        tools=tools if tools is not None else tool_checks(),
+        tools=tools if tools is not None else tool_checks(loaded),
         refresh=loaded.plan.settings.refresh,
         log_lines=500,
     )
 
 
-def tool_checks(cache: Path | None = None) -> list[ToolCheck]:
-    """Is each engine's program installed, and which version (the site shows it, doctor checks it).
+def tool_checks(loaded: LoadedPlan | None = None, cache: Path | None = None) -> list[ToolCheck]:
+    """Is each engine's program (and ssh, when a job uses it) installed, which version, and is it
+    new enough for the plan's jobs (the site shows it; `doctor` checks the same, see toolcheck).
 
     `rclone version` alone takes ~90 ms, so with `cache` (a file in the state dir) a version is
     asked again only when the program's file changed (path, size or mtime)."""
-    import shutil
-
-    from backupplan.engines import ENGINES
-    from backupplan.site.data import ToolCheck
+    from backupplan.toolcheck import check_tools, installed_version
 
     known = _read_cache(cache)
-    checks = []
     fresh: dict[str, Any] = {}
-    for name, engine in ENGINES.items():
-        path = shutil.which(name)
-        if path is None:
-            checks.append(
-                ToolCheck(name, None, None, False, f"{name} is not installed (apt-get install {name})")
-            )
-            continue
+
+    def version_of(name: str, path: str) -> str | None:
         status = Path(path).stat()
         key = f"{path}:{status.st_size}:{status.st_mtime_ns}"
-        version = known.get(key) if key in known else engine.version()
+        version = known[key] if key in known else installed_version(name, path)
         fresh[key] = version
-        checks.append(
-            ToolCheck(
-                name, path, version, version is not None, None if version else f"{path} --version failed"
-            )
-        )
+        return version
+
+    checks = [report.as_site() for report in check_tools(loaded, version_of=version_of)]
     if cache is not None and fresh != known:
         import orjson
 
@@ -137,7 +127,10 @@ def build(loaded: LoadedPlan, journal: Journal, *, now: datetime | None = None) 
     from backupplan.site.build import build_site
 
     data = site_input(
-        loaded, journal, now=now or datetime.now(UTC), tools=tool_checks(loaded.state_dir / "tools.json")
+        loaded,
+        journal,
+        now=now or datetime.now(UTC),
+        tools=tool_checks(loaded, loaded.state_dir / "tools.json"),
     )
     return build_site(data, loaded.site_dir)
 
@@ -163,7 +156,7 @@ class Publisher:
 
     def _tool_list(self) -> list[ToolCheck]:
         if self._tools is None:
-            self._tools = tool_checks(self.loaded.state_dir / "tools.json")
+            self._tools = tool_checks(self.loaded, self.loaded.state_dir / "tools.json")
         return self._tools
 
     def event(self, changed_jobs: Iterable[str] | None = None) -> None:

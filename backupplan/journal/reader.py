@@ -60,6 +60,7 @@ class JournalFile:
         self._line = 0  # lines before `_offset`
         self._expected = 1  # the seq the next record must have
         self._tail_start = 0  # where the records after the checkpoint begin
+        self._checkpoint_at: str | None = None  # `ts` of the checkpoint the file starts with
         self._tail_records = 0
         self._state = State(history_limit=self._history_limit)
         self._folder = Folder(self._state)
@@ -114,9 +115,11 @@ class JournalFile:
         self._expected = 1
         self._damage.clear()  # offsets of an earlier file mean nothing in this one
         self._newer.clear()
+        self._checkpoint_at = None
         first = self._first_line()
         raw = decode_line(first) if first is not None else None
         if first is not None and raw is not None and raw["type"] == CHECKPOINT:
+            self._checkpoint_at = raw["ts"]
             self._use_checkpoint(raw, first)
             self._offset = self._tail_start = len(first) + 1
             self._line = 1
@@ -197,6 +200,7 @@ class JournalFile:
         raw = decode_line(first) if first is not None else None
         if first is not None and raw is not None and raw["type"] == CHECKPOINT and raw["seq"] == seen:
             # The usual case: the checkpoint sums up exactly what this process has already folded.
+            self._checkpoint_at = raw["ts"]
             self._offset = self._tail_start = len(first) + 1
             self._line = 1
             self._expected = seen + 1

@@ -175,6 +175,12 @@ class Journal(JournalFile):
                 self.path, self._state.records, self._state.last_seq, tuple(self._problems()), self.read_only
             )
 
+    @property
+    def last_compaction(self) -> str | None:
+        """When the journal was last compacted (the `ts` of the checkpoint it starts with, as
+        `2026-11-28T02:00:41.123Z`), as of the last read; None when it never was."""
+        return self._checkpoint_at
+
     def _problems(self) -> Iterator[JournalProblem]:
         now = self._clock()
         stamp = format_timestamp(now)[:19] + "Z"
@@ -433,6 +439,7 @@ class Journal(JournalFile):
         self._fd = fd
         status = os.fstat(fd)
         self._identity = (status.st_dev, status.st_ino)
+        self._checkpoint_at = raw["ts"]
         self._offset = self._tail_start = len(line)
         self._line = 1
         self._expected = self._state.last_seq + 1

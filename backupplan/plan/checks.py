@@ -17,6 +17,30 @@ class JobProblem:
     hint: str
 
 
+def check_jobs(jobs: dict[str, Job], base_dir: Path) -> Iterator[tuple[str, JobProblem]]:
+    """Yield (job id, problem) for what is wrong between jobs: a destination that overlaps the
+    folder where another job keeps its snapshots (its runs take over, clone and prune what is
+    there). Reported on the later of the two jobs."""
+    seen: list[tuple[str, str, bool]] = []  # (job id, real destination, keeps snapshots) so far
+    for job_id, job in jobs.items():
+        destination = parse_location(job.destination, job.engine, base_dir)
+        if not destination.is_local:
+            continue
+        path = real(destination.path)
+        keeps = job.snapshots is not None
+        for other, other_path, other_keeps in seen:
+            if (keeps or other_keeps) and (contains(path, other_path) or contains(other_path, path)):
+                owner, folder = (other, other_path) if other_keeps else (job_id, path)
+                message = f"destination overlaps the snapshots of job {owner} ({folder})"
+                hint = (
+                    f"the runs of {owner} clone, take over and prune what is in that folder; give each "
+                    "job its own destination folder"
+                )
+                yield job_id, JobProblem(("destination",), message, hint)
+                break
+        seen.append((job_id, path, keeps))
+
+
 def check_job(job_id: str, job: Job, base_dir: Path) -> Iterator[JobProblem]:
     """Yield the problems of `job` (whose relative paths resolve against `base_dir`)."""
     source = parse_location(job.source, job.engine, base_dir)
@@ -44,13 +68,8 @@ def check_job(job_id: str, job: Job, base_dir: Path) -> Iterator[JobProblem]:
             "rsync cannot copy from one remote host to another",
             "make the source or the destination local, or use engine: rclone",
         )
-    if job.snapshots is not None and job.engine == "rclone":
-        yield JobProblem(
-            ("snapshots",),
-            "snapshots are not supported for rclone jobs",
-            "snapshots are hard-linked folders that only rsync can make; use engine: rsync, "
-            "or leave snapshots out",
-        )
+    if job.snapshots is not None:
+        yield from _snapshot_problems(job, destination.is_local)
     if job.ping is not None and not job.ping.startswith(("http://", "https://")):
         yield JobProblem(
             ("ping",), "ping must be an http:// or https:// URL", "e.g. https://hc-ping.com/<uuid>"
@@ -61,4 +80,46 @@ def check_job(job_id: str, job: Job, base_dir: Path) -> Iterator[JobProblem]:
                 ("notify", index, "url"),
                 "not a notification URL",
                 "apprise URLs look like mailto://…, ntfy://…, json://…",
+            )
+
+
+# rsync options that write into existing files instead of replacing them: in a snapshot they would
+# write through hard links into older snapshots; and options that fight backupplan's own linking.
+IN_PLACE_OPTIONS = ("--inplace", "--append", "--append-verify", "--write-devices")
+LINKING_OPTIONS = ("--link-dest", "--copy-dest", "--compare-dest")
+
+
+def _snapshot_problems(job: Job, local_destination: bool) -> Iterator[JobProblem]:
+    if job.engine == "rclone":
+        yield JobProblem(
+            ("snapshots",),
+            "snapshots are not supported for rclone jobs",
+            "a snapshot is a dated folder whose unchanged files are hard links to the previous one, "
+            "renamed into place when complete; rclone remotes (S3, WebDAV, …) have neither hard links "
+            "nor atomic folder renames, so every snapshot would be a full copy. Use engine: rsync with "
+            "a local destination, or leave snapshots out",
+        )
+        return
+    if not local_destination:
+        yield JobProblem(
+            ("destination",),
+            "snapshots need a local destination",
+            "snapshots are made with hard links and renames inside the destination, which rsync "
+            "cannot do on another host; back up to a local folder or a mounted disk, or leave "
+            "snapshots out",
+        )
+    for index, argument in enumerate(job.extra_args):
+        option = argument.split("=", 1)[0]
+        if option in IN_PLACE_OPTIONS:
+            yield JobProblem(
+                ("extra_args", index),
+                f"{option} cannot be used with snapshots",
+                "it makes rsync write into existing files, and in a snapshot those are hard links "
+                "shared with older snapshots, which would change too; leave it out",
+            )
+        elif option in LINKING_OPTIONS:
+            yield JobProblem(
+                ("extra_args", index),
+                f"{option} cannot be used with snapshots",
+                "backupplan links each snapshot to the previous one itself; leave it out",
             )

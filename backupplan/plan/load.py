@@ -343,6 +343,8 @@ def _build(
                 add(("jobs", str(job_id), *check.path), check.message, check.hint)
             jobs[str(job_id)] = job
 
+    for job_id, check in checks.check_jobs(jobs, absolute.parent):
+        add(("jobs", job_id, *check.path), check.message, check.hint)
     if problems or settings is None:
         return problems
     plan = Plan(version=1, settings=settings, defaults=dict(defaults), jobs=jobs)

@@ -1,6 +1,7 @@
 """`--dry-run`: the exact command a run would start, and what it would change; nothing is written.
 
-What would change comes from the engine's itemizing comparison (rsync `--dry-run
+For a snapshot job, what would change is measured against its latest snapshot. What would change
+comes from the engine's itemizing comparison (rsync `--dry-run
 --itemize-changes`, `rclone check`), which reads both sides and writes nothing: no journal record,
 no log, no lock, no file at the destination.
 """
@@ -9,9 +10,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
-from backupplan.engines import Difference, get_engine
+from backupplan.engines import Difference, TransferSpec, get_engine
 from backupplan.errors import BackupplanError
 from backupplan.plan.model import Job
 from backupplan.runner.transfer import transfer_spec
@@ -48,13 +50,15 @@ async def dry_run(job_id: str, job: Job, base_dir: Path) -> DryRun:
     from backupplan.execute import run_process
 
     engine = get_engine(job.engine)
-    spec = transfer_spec(job, base_dir)
+    spec = compared = transfer_spec(job, base_dir)
+    if job.snapshots is not None and job.engine == "rsync":
+        spec, compared = _snapshot_specs(spec)
     argv = mask(" ".join(_quote(part) for part in engine.argv(spec)))
     result = DryRun(job_id, argv)
     parser = engine.verify_parser()
     try:
         await run_process(
-            engine.verify_argv(spec, "quick"),
+            engine.verify_argv(compared, "quick"),
             env=engine.environment(spec, os.environ),
             on_stdout=lambda record: parser.feed(record, "stdout"),
             on_stderr=lambda record: parser.feed(record, "stderr"),
@@ -66,6 +70,19 @@ async def dry_run(job_id: str, job: Job, base_dir: Path) -> DryRun:
     result.differences = parser.differences()
     result.errors = [error for error in parser.errors() if "directory not found" not in error.lower()]
     return result
+
+
+def _snapshot_specs(spec: TransferSpec) -> tuple[TransferSpec, TransferSpec]:
+    """A snapshot job's transfer goes into a new `.partial` folder, a clone of the latest
+    snapshot: return that transfer, and the comparison with the latest snapshot (or, for the first
+    one, with the folder still to be made: everything is new)."""
+    from backupplan.snapshots import next_id, read_listing, snapshot_spec
+
+    listing = read_listing(Path(spec.destination))
+    upcoming = listing.partial_path(next_id(datetime.now(UTC), (*listing.complete, *listing.partial)))
+    newest = listing.newest
+    compared = snapshot_spec(spec, listing.path(newest) if newest else upcoming, None)
+    return snapshot_spec(spec, upcoming, None), compared
 
 
 def _quote(text: str) -> str:

@@ -5,7 +5,9 @@
 1. take the job's lock (another process running it makes this refuse), close a stale run of the
    job and stop an engine child that survived a crash;
 2. journal `run.started`, ping `/start`, run the `before` hooks (one failing skips the transfer);
-3. transfer, with retries and the job's wall-clock limit (`run.child` and `run.attempt` journaled);
+3. transfer, with retries and the job's wall-clock limit (`run.child` and `run.attempt` journaled),
+   into a new snapshot's `.partial` folder for snapshot jobs; after a successful transfer the
+   snapshot is promoted, the copy verified and old snapshots pruned (runner.aftercare);
 4. run `on_success` or `on_failure`, then `after` hooks, with the run's facts in BACKUPPLAN_*;
 5. journal `run.finished` (or `run.interrupted` when stopped by `pause`, a signal or a shutdown),
    send notifications, prune old logs, update the site; release the lock.
@@ -22,10 +24,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from backupplan.engines import Outcome, Progress, TransferStats
+from backupplan.engines import Outcome, Progress, TransferSpec, TransferStats
 from backupplan.errors import BackupplanError
 from backupplan.fsutil import atomic_write, ensure_private_dir
 from backupplan.journal.records import format_timestamp
+from backupplan.runner.aftercare import Aftercare, after_transfer
 from backupplan.runner.hooks import HookFailure, hook_environment, run_hooks
 from backupplan.runner.logfile import RunLog, log_path, prune_logs, read_tail
 from backupplan.runner.transfer import TransferHooks, TransferResult, run_transfer, transfer_spec
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
     from backupplan.plan.load import LoadedPlan
     from backupplan.plan.model import Job
     from backupplan.publish import Publisher
+    from backupplan.snapshots import Staging
 
 Trigger = Literal["manual", "schedule", "catch_up", "resume", "apply"]
 PROGRESS_INTERVAL = 1.0  # seconds between progress file writes
@@ -93,6 +97,7 @@ class Session:
     on_event: Callable[[RunEvent], None] = lambda event: None
     publisher: Publisher | None = None
     notifications: Notifications | None = None
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # names new snapshots
     _running: dict[str, _Running] = field(default_factory=dict)
     _watcher: asyncio.Task[None] | None = None
 
@@ -233,6 +238,11 @@ class Session:
             cancel=running.cancel,
         )
         transfer: TransferResult | None = None
+        staging: Staging | None = None
+
+        def journal(kind: str, data: dict[str, Any]) -> object:
+            return self.journal.append(kind, job=job_id, run=run_id, data=data)
+
         if failures:
             outcome = Outcome(
                 "fatal",
@@ -242,17 +252,32 @@ class Session:
         elif running.cancel.is_set():
             outcome = Outcome("fatal", "stopped on request", "", None, None, "cancel")
         else:
-            transfer = await run_transfer(
-                job, spec, log=log, deadline=deadline, stop_grace=self.loaded.plan.settings.stop_grace,
-                cancel=running.cancel, hooks=TransferHooks(
-                    journal=lambda kind, data: self.journal.append(kind, job=job_id, run=run_id, data=data),
-                    progress=self._progress_handler(job_id, run_id),
-                    note=lambda text: self._note(job_id, run_id, log, text),
-                ),
-            )  # fmt: skip
-            outcome = transfer.outcome
+            try:
+                staging = await self._stage_snapshot(job, spec, log, deadline, running.cancel)
+            except BackupplanError as error:
+                outcome = Outcome("fatal", str(error), "no snapshot was made")
+            else:
+                spec = staging.spec if staging is not None else spec
+                transfer = await run_transfer(
+                    job, spec, log=log, deadline=deadline, stop_grace=self.loaded.plan.settings.stop_grace,
+                    cancel=running.cancel, hooks=TransferHooks(
+                        journal=journal,
+                        progress=self._progress_handler(job_id, run_id),
+                        note=lambda text: self._note(job_id, run_id, log, text),
+                    ),
+                )  # fmt: skip
+                outcome = transfer.outcome
         stats = transfer.stats if transfer is not None else TransferStats()
         attempts = transfer.attempts if transfer is not None else 0
+        if transfer is not None and outcome.succeeded:
+            finished = await after_transfer(Aftercare(
+                job_id, job, spec, staging, self.loaded.timezone, log, journal,
+                lambda text: self._note(job_id, run_id, log, text), deadline,
+                self.loaded.plan.settings.stop_grace, running.cancel,
+            ), outcome, stats)  # fmt: skip
+            outcome = finished.outcome
+            if finished.snapshot is not None:
+                facts["snapshot"] = str(finished.snapshot.path)
         status, reason = _status_of(outcome)
 
         if outcome.stopped == "cancel":
@@ -302,6 +327,19 @@ class Session:
         self._after_run(job_id, result)
         self.on_event(RunEvent("finished", job_id, run_id, result=result))
         return result
+
+    async def _stage_snapshot(
+        self, job: Job, spec: TransferSpec, log: RunLog, deadline: float, cancel: asyncio.Event
+    ) -> Staging | None:
+        """For a snapshot job, set up the new snapshot's `.partial` folder (see snapshots.stage)."""
+        if job.snapshots is None or job.engine != "rsync":
+            return None
+        from backupplan.snapshots import prepare
+
+        return await prepare(
+            spec, Path(spec.destination), self.clock(), say=lambda text: log.line("backupplan", text),
+            timeout=max(0.1, deadline - time.monotonic()), cancel=cancel,
+        )  # fmt: skip
 
     def _interrupted(
         self,

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import shlex
+from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from backupplan.journal.records import parse_timestamp
@@ -55,7 +57,7 @@ def due_lines(
         for item in due:
             lines.append(_line(item, width))
             if commands:
-                lines.append(" " * (width + 4) + "$ " + command_line(loaded, item.job))
+                lines.append(" " * (width + 4) + "$ " + command_line(loaded, item.job, reconciliation.now))
     else:
         lines.append("Nothing is due.")
     if rest:
@@ -71,18 +73,32 @@ def _line(item: Assessment, width: int) -> str:
     return mask(f"  {item.job:<{width}}  {reason}")
 
 
-def command_line(loaded: LoadedPlan, job_id: str) -> str:
-    """The engine command a run of the job starts, quoted for a shell, secrets masked."""
+def command_line(loaded: LoadedPlan, job_id: str, now: datetime) -> str:
+    """The engine command a run of the job starts, quoted for a shell, secrets masked. A snapshot
+    job's rsync writes into the new snapshot's staging folder, cloned from the newest snapshot
+    first (docs/snapshots.md); the comment says so."""
     from backupplan.engines import get_engine
     from backupplan.errors import BackupplanError
     from backupplan.runner.transfer import transfer_spec
 
     job = loaded.jobs[job_id]
+    note = ""
     try:
-        argv = get_engine(job.engine).argv(transfer_spec(job, loaded.base_dir))
+        spec = transfer_spec(job, loaded.base_dir)
+        if job.snapshots is not None and job.engine == "rsync":
+            from backupplan.snapshots import next_id, read_listing, snapshot_spec
+
+            listing = read_listing(Path(spec.destination))
+            snapshot = next_id(now, (*listing.complete, *listing.partial))
+            spec = snapshot_spec(spec, listing.partial_path(snapshot), None)
+            base = listing.newest
+            note = f"  # snapshot {snapshot}, " + (
+                f"cloned from {base} first" if base else "the first: a full copy"
+            )
+        argv = get_engine(job.engine).argv(spec)
     except BackupplanError as error:
         return mask(f"(cannot be built: {error})")
-    return mask(" ".join(shlex.quote(part) for part in argv))
+    return mask(" ".join(shlex.quote(part) for part in argv) + note)
 
 
 def _when(loaded: LoadedPlan, timestamp: str) -> str:

@@ -117,3 +117,19 @@ def test_invalid_plan_exits_1(tmp_path: Path, cli) -> None:  # type: ignore[no-u
     result = cli(["plan", "--detailed-exitcode", "-p", str(tmp_path / "backups.yaml")])
     assert result.code == 1
     assert "jobs.photos: missing required key 'source'" in result.err
+
+
+def test_a_snapshot_job_shows_the_command_into_its_new_snapshot(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = World(tmp_path)
+    world.plan("  docs:\n    engine: rsync\n    source: src\n    destination: dst/docs\n"
+               "    schedule: '@daily'\n    snapshots: {keep: {last: 3}}\n")  # fmt: skip
+    (tmp_path / "dst" / "docs" / "2026-03-01T020000Z").mkdir(parents=True)
+    assert plan_command(str(tmp_path / "backups.yaml"), detailed_exitcode=False, now=NOW) == 0
+    out = output(capsys, tmp_path)
+    assert "--partial-dir=<tmp>/dst/docs/2026-03-04T090000Z.partial/.backupplan-partial" in out
+    assert out.rstrip().endswith(
+        "-- <tmp>/src/ <tmp>/dst/docs/2026-03-04T090000Z.partial  "
+        "# snapshot 2026-03-04T090000Z, cloned from 2026-03-01T020000Z first"
+    )

@@ -1,0 +1,169 @@
+"""`backupplan snapshots JOB [--json]` and `backupplan snapshots JOB --prune [--dry-run]`."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+import orjson
+
+from backupplan.errors import BackupplanError
+from backupplan.units import format_size
+
+if TYPE_CHECKING:
+    from backupplan.plan.load import LoadedPlan
+    from backupplan.snapshots import Listing, PrunePlan
+
+SNAPSHOTS_FORMAT = 1
+
+
+def snapshot_destination(loaded: LoadedPlan, job_id: str) -> Path:
+    """Given a job of the plan, return the local folder holding its snapshots; raise
+    BackupplanError when the job keeps none."""
+    from backupplan.plan.locations import parse_location
+
+    job = loaded.jobs[job_id]
+    destination = parse_location(job.destination, job.engine, loaded.base_dir)
+    if job.snapshots is None or job.engine != "rsync" or not destination.is_local:
+        raise BackupplanError(
+            f"{job_id} keeps no snapshots: it has one copy, at {job.destination} (add `snapshots:` "
+            "to an rsync job with a local destination to keep dated snapshots)"
+        )
+    return Path(destination.path)
+
+
+def snapshots_command(plan_path: str, job_id: str, *, prune: bool, dry_run: bool, as_json: bool) -> int:
+    """List a job's snapshots, or apply its retention now (`prune`), or show what that would do."""
+    from backupplan.commands.run import check_job_ids
+    from backupplan.plan.load import load_plan
+    from backupplan.snapshots import read_listing
+
+    if dry_run and not prune:
+        raise click.UsageError("--dry-run goes with --prune: `backupplan snapshots JOB --prune --dry-run`")
+    loaded = load_plan(plan_path)
+    check_job_ids(loaded, [job_id])
+    destination = snapshot_destination(loaded, job_id)
+    listing = read_listing(destination)
+    if prune:
+        return _prune(loaded, job_id, listing, dry_run=dry_run)
+    for line in listing_lines(loaded, job_id, listing, as_json=as_json):
+        click.echo(line)
+    return 0
+
+
+def listing_lines(loaded: LoadedPlan, job_id: str, listing: Listing, *, as_json: bool = False) -> list[str]:
+    """The listing as printed: a table of snapshots, then leftovers (or the JSON document)."""
+    from backupplan.snapshots import measure
+
+    measurement = measure(listing)
+    newest = listing.newest
+    if as_json:
+        document = {
+            "format": SNAPSHOTS_FORMAT,
+            "job": job_id,
+            "destination": str(listing.destination),
+            "snapshots": [
+                {
+                    "id": usage.id,
+                    "time": usage.time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "files": usage.files,
+                    "bytes": usage.bytes,
+                    "unique_bytes": usage.unique_bytes,
+                    "latest": usage.id == newest,
+                }
+                for usage in measurement.snapshots
+            ],
+            "distinct_bytes": measurement.distinct_bytes,
+            "partial": [f"{snapshot}.partial" for snapshot in listing.partial],
+            "trash": list(listing.trash),
+        }
+        return [orjson.dumps(document, option=orjson.OPT_INDENT_2).decode()]
+    from backupplan.commands.status import table
+
+    zone = loaded.timezone
+    lines = [f"Snapshots of {job_id} in {listing.destination}:", ""]
+    if measurement.snapshots:
+        rows = [
+            [
+                usage.id,
+                usage.time.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
+                str(usage.files),
+                format_size(usage.bytes),
+                format_size(usage.unique_bytes),
+                "latest" if usage.id == newest else "",
+            ]
+            for usage in measurement.snapshots
+        ]
+        lines += table(["ID", "TAKEN", "FILES", "SIZE", "UNIQUE", ""], rows)
+        count = len(measurement.snapshots)
+        lines += [
+            "",
+            f"{count} snapshot{'s' if count != 1 else ''}, {format_size(measurement.distinct_bytes)} of "
+            f"files together (shared files counted once). Times in {zone}; UNIQUE is what removing "
+            "that snapshot would free.",
+        ]
+    else:
+        lines.append("No complete snapshot yet.")
+    for snapshot in listing.partial:
+        lines.append(
+            f"Unfinished: {snapshot}.partial (an interrupted run: not a snapshot; the next run completes it)"
+        )
+    for name in listing.trash:
+        lines.append(f"Trash: {name} (a prune that was interrupted: deleted at the next run or prune)")
+    return lines
+
+
+def _prune(loaded: LoadedPlan, job_id: str, listing: Listing, *, dry_run: bool) -> int:
+    from backupplan.commands.run import open_journal
+    from backupplan.journal import JobLock
+    from backupplan.snapshots import plan_prune, prune
+
+    job = loaded.jobs[job_id]
+    assert job.snapshots is not None
+    keep = job.snapshots.keep
+    if keep is None:
+        click.echo(f"{job_id} has no `keep:` policy: every snapshot is kept.")
+        return 0
+    plan = plan_prune(listing, keep, loaded.timezone)
+    for line in prune_lines(plan, keep.model_dump()):
+        click.echo(line)
+    if dry_run:
+        click.echo("Dry run: nothing was removed.")
+        return 0
+    with JobLock(loaded.state_dir, job_id):
+        journal = open_journal(loaded)
+        try:
+            fresh = plan_prune(read_fresh(listing), keep, loaded.timezone)
+
+            def moved(done: PrunePlan) -> None:
+                journal.append("snapshot.pruned", job=job_id, data=done.record())
+
+            result = asyncio.run(prune(fresh, on_moved=moved))
+        finally:
+            journal.close()
+    click.echo(f"Removed {len(result.removed)} snapshot{'s' if len(result.removed) != 1 else ''}.")
+    if result.error:
+        raise BackupplanError(result.error)
+    return 0
+
+
+def read_fresh(listing: Listing) -> Listing:
+    """The destination read again (under the job's lock: a run may have ended meanwhile)."""
+    from backupplan.snapshots import read_listing
+
+    return read_listing(listing.destination)
+
+
+def prune_lines(plan: PrunePlan, keep: dict[str, Any]) -> list[str]:
+    """What a prune removes and why the rest stays."""
+    policy = ", ".join(f"{name} {count}" for name, count in keep.items() if count) or "nothing but the newest"
+    lines = [f"Retention (keep {policy}):"]
+    rows = [(snapshot, "remove", "") for snapshot in plan.remove]
+    rows += [(snapshot, "keep", ", ".join(reasons)) for snapshot, reasons in plan.kept.items()]
+    for snapshot, action, why in sorted(rows):
+        lines.append(f"  {action:<6}  {snapshot}" + (f"  ({why})" if why else ""))
+    count = len(plan.remove)
+    lines.append(f"{count} snapshot{'s' if count != 1 else ''} to remove, {len(plan.kept)} kept.")
+    return lines

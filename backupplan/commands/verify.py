@@ -1,0 +1,57 @@
+"""`backupplan verify JOB [--checksum]`: compare a job's copy with its source, now."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+
+from backupplan.engines.base import VerifyMode
+
+SHOWN = 100  # differences printed; the count says how many more
+
+
+def verify_command(plan_path: str, job_id: str, *, checksum: bool) -> int:
+    """Verify the job's copy (its latest snapshot for snapshot jobs) against its source; journal
+    the result; exit 0 when nothing differs in contents, 1 otherwise."""
+    from backupplan.commands.run import check_job_ids, open_journal
+    from backupplan.journal import JobLock
+    from backupplan.plan.load import load_plan
+    from backupplan.publish import Publisher
+    from backupplan.runner.transfer import transfer_spec
+    from backupplan.runner.verify import verify_copy
+
+    loaded = load_plan(plan_path)
+    check_job_ids(loaded, [job_id])
+    job = loaded.jobs[job_id]
+    mode: VerifyMode = "checksum" if checksum or job.verify == "checksum" else "quick"
+    spec = transfer_spec(job, loaded.base_dir)
+    what = spec.destination
+    with JobLock(loaded.state_dir, job_id):
+        if job.snapshots is not None and job.engine == "rsync":
+            from backupplan.commands.snapshots import snapshot_destination
+            from backupplan.snapshots import read_listing, snapshot_spec
+
+            listing = read_listing(snapshot_destination(loaded, job_id))
+            snapshot = listing.resolve(None)
+            spec = snapshot_spec(spec, listing.path(snapshot), None)
+            what = f"snapshot {snapshot} ({spec.destination})"
+        click.echo(f"Verifying ({mode}) {what} against {spec.source} …")
+        report = asyncio.run(verify_copy(job.engine, spec, mode, timeout=job.timeout))
+        if report.stopped:
+            click.echo(report.outcome.message)
+            return 1
+        journal = open_journal(loaded)
+        try:
+            journal.append("verify.finished", job=job_id, data=report.record())
+            publisher = Publisher(
+                loaded, journal, on_error=lambda text: click.echo(f"warning: {text}", err=True)
+            )
+            publisher.event([job_id])
+            publisher.close()
+        finally:
+            journal.close()
+    for line in report.lines(SHOWN):
+        click.echo(f"  {line}")
+    click.echo(report.summary())
+    return 0 if report.ok else 1

@@ -1,0 +1,139 @@
+"""What follows a successful transfer, in this order: promote the snapshot, verify, prune.
+
+1. **Promote** (snapshot jobs): the `.partial` folder becomes `<id>`, `latest` points at it, and
+   `snapshot.created` is journaled. A snapshot that shares no unchanged file with the previous one
+   (a silent full copy) makes the run a warning.
+2. **Verify** (`verify: quick | checksum`): the copy (the new snapshot, or the mirror) against the
+   source; `verify.finished` is journaled; differences in contents fail the run.
+3. **Prune** (snapshot jobs with `keep:`), only when the run is still a success: a new snapshot
+   is complete and verified, so the newest is never lost. `snapshot.pruned` is journaled before
+   anything is deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import tzinfo
+from pathlib import Path
+from typing import Any
+
+from backupplan.engines import Outcome, TransferSpec, TransferStats
+from backupplan.engines.base import VerifyMode
+from backupplan.plan.model import Job
+from backupplan.runner.logfile import RunLog
+from backupplan.runner.verify import VerifyReport, verify_copy
+from backupplan.secrets import mask
+from backupplan.snapshots import Created, SnapshotError, Staging, empty_trash, plan_prune, promote, prune
+from backupplan.snapshots.layout import read_listing
+
+
+@dataclass
+class Aftercare:
+    """One run's context for the steps after its transfer."""
+
+    job_id: str
+    job: Job
+    spec: TransferSpec  # the transfer that ran (into the staging folder for snapshots)
+    staging: Staging | None
+    timezone: tzinfo
+    log: RunLog
+    journal: Callable[[str, dict[str, Any]], object]
+    note: Callable[[str], None]
+    deadline: float  # time.monotonic() value
+    stop_grace: float
+    cancel: asyncio.Event
+
+    def say(self, text: str) -> None:
+        self.log.line("backupplan", text)
+
+
+@dataclass(frozen=True)
+class Finished:
+    outcome: Outcome
+    snapshot: Created | None = None
+    verify: VerifyReport | None = None
+
+
+def with_warning(outcome: Outcome, message: str, hint: str = "") -> Outcome:
+    """Given an ok or warning outcome, return it as a warning that also says `message`."""
+    if outcome.kind == "warning":
+        return replace(outcome, message=f"{outcome.message}; {message}")
+    return Outcome("warning", message, hint, outcome.exit_code, outcome.signal)
+
+
+async def after_transfer(care: Aftercare, outcome: Outcome, stats: TransferStats) -> Finished:
+    """Given a run whose transfer succeeded, promote, verify and prune; return the run's outcome."""
+    created = None
+    target = care.spec
+    if care.staging is not None:
+        try:
+            created = promote(care.staging, stats)
+        except SnapshotError as error:
+            care.say(f"snapshot not promoted: {error}")
+            return Finished(Outcome("fatal", str(error), "the next run completes the .partial folder"))
+        care.journal("snapshot.created", created.record())
+        care.say(f"snapshot {created.id} complete ({created.describe()}): {created.path}")
+        if created.problem:
+            care.say(f"warning: {created.problem}")
+            outcome = with_warning(outcome, created.problem)
+        target = replace(care.spec, destination=str(created.path), link_dest=None)
+    report = None
+    if care.job.verify != "none":
+        report = await _verify(care, target)
+        if report.stopped:
+            return Finished(report.outcome, created, report)
+        if not report.ok:
+            failed = Outcome("fatal", report.summary(), "the differences are listed in the run's log")
+            return Finished(failed, created, report)
+        if report.outcome.kind == "warning" or report.differences:
+            outcome = with_warning(outcome, report.summary())
+    if care.staging is not None and care.job.snapshots is not None:
+        outcome = await _prune(care, care.staging.destination, outcome)
+    return Finished(outcome, created, report)
+
+
+async def _verify(care: Aftercare, target: TransferSpec) -> VerifyReport:
+    mode: VerifyMode = "checksum" if care.job.verify == "checksum" else "quick"
+    care.say(f"verifying ({mode}) {target.destination} against {target.source}")
+    report = await verify_copy(
+        care.job.engine,
+        target,
+        mode,
+        timeout=max(0.1, care.deadline - time.monotonic()),
+        stop_grace=care.stop_grace,
+        cancel=care.cancel,
+        on_output=lambda stream, record: care.log.output(care.job.engine, record),
+    )
+    if report.stopped:
+        return report
+    care.journal("verify.finished", report.record())
+    care.say(report.summary())
+    for line in report.lines():
+        care.log.line("verify", line)
+    care.note(report.summary())
+    return report
+
+
+async def _prune(care: Aftercare, destination: Path, outcome: Outcome) -> Outcome:
+    assert care.job.snapshots is not None
+    keep = care.job.snapshots.keep
+    timeout = max(0.1, care.deadline - time.monotonic())
+    if keep is None:
+        _, error = await empty_trash(destination, timeout=timeout)
+        return with_warning(outcome, error) if error else outcome
+    plan = plan_prune(read_listing(destination), keep, care.timezone)
+
+    def moved(done: Any) -> None:
+        care.journal("snapshot.pruned", done.record())
+        care.say(f"pruned {len(done.remove)} snapshot(s): {', '.join(done.remove)}")
+
+    result = await prune(plan, on_moved=moved, timeout=timeout)
+    if result.removed:
+        care.note(f"pruned {len(result.removed)} old snapshot(s)")
+    if result.error:
+        care.say(f"warning: pruning: {result.error}")
+        return with_warning(outcome, f"pruning: {mask(result.error)}")
+    return outcome

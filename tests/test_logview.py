@@ -1,0 +1,94 @@
+"""backupplan.logview: the last lines across jobs, with a filter, a time floor and byte ends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from backupplan.logview import LogLine, all_log_files, parse_line, read_recent_log_lines, run_of
+
+
+def write_log(logs: Path, job: str, run: str, lines: list[bytes]) -> Path:
+    path = logs / job / f"{run}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+def two_jobs(logs: Path) -> None:
+    write_log(logs, "photos", "20261127T020000Z-a", [b"2026-11-27T02:00:00Z [rsync] old photos"])
+    write_log(
+        logs,
+        "photos",
+        "20261128T020000Z-b",
+        [b"2026-11-28T02:00:00Z [rsync] p1 ERROR", b"2026-11-28T02:00:05Z [backupplan] p2"],
+    )
+    write_log(
+        logs,
+        "mail",
+        "20261128T020001Z-c",
+        [b"2026-11-28T02:00:01Z [hook] m1 error", b"2026-11-28T02:00:09Z [rclone] m2"],
+    )
+
+
+def test_the_text_is_kept_whole_unless_shortened() -> None:
+    raw = b"2026-11-28T02:00:00Z [rsync] " + b"y" * 5000
+    assert parse_line("j", "r", raw, "").text == "y" * 5000
+    assert parse_line("j", "r", raw, "", lambda text: text[:3]).text == "yyy"
+
+
+def test_keep_filters_before_the_limit(tmp_path: Path) -> None:
+    two_jobs(tmp_path)
+    found = read_recent_log_lines(tmp_path, 1, keep=lambda line: "error" in line.text.lower())
+    assert found == [LogLine("mail", "20261128T020001Z-c", "2026-11-28T02:00:01Z", "hook", "m1 error")]
+    both = read_recent_log_lines(tmp_path, 10, keep=lambda line: "error" in line.text.lower())
+    assert [line.text for line in both] == ["p1 ERROR", "m1 error"]
+
+
+def test_since_stops_at_the_first_older_line(tmp_path: Path) -> None:
+    two_jobs(tmp_path)
+    found = read_recent_log_lines(tmp_path, None, since="2026-11-28T02:00:01Z")
+    assert [line.text for line in found] == ["m1 error", "p2", "m2"]
+    assert read_recent_log_lines(tmp_path, None, since="2026-11-28T02:00:10Z") == []
+
+
+def test_no_limit_reads_everything_oldest_first(tmp_path: Path) -> None:
+    two_jobs(tmp_path)
+    assert [line.text for line in read_recent_log_lines(tmp_path, None)] == [
+        "old photos", "p1 ERROR", "m1 error", "p2", "m2",
+    ]  # fmt: skip
+
+
+def test_ends_stop_reading_a_file_at_an_offset(tmp_path: Path) -> None:
+    path = write_log(
+        tmp_path, "photos", "20261128T020000Z-b",
+        [b"2026-11-28T02:00:00Z [rsync] first", b"2026-11-28T02:00:05Z [rsync] second"],
+    )  # fmt: skip
+    first_end = len(b"2026-11-28T02:00:00Z [rsync] first\n")
+    found = read_recent_log_lines(tmp_path, None, ends={str(path): first_end})
+    assert [line.text for line in found] == ["first"]
+
+
+def test_files_narrow_the_read_and_list_by_job(tmp_path: Path) -> None:
+    two_jobs(tmp_path)
+    files = all_log_files(tmp_path)
+    assert sorted(files) == ["mail", "photos"]
+    assert [run_of(path) for path in files["photos"]] == ["20261128T020000Z-b", "20261127T020000Z-a"]
+    only = read_recent_log_lines(tmp_path, None, files={"photos": files["photos"][1:]})
+    assert [line.text for line in only] == ["old photos"]
+    assert all_log_files(tmp_path / "missing") == {}
+
+
+def test_runs_started_in_the_same_second_are_ordered_by_last_write(tmp_path: Path) -> None:
+    import os
+
+    from backupplan.logview import job_log_files
+
+    first = write_log(tmp_path, "j", "20261128T020000Z-ffff", [b"2026-11-28T02:00:00Z [rsync] first"])
+    second = write_log(tmp_path, "j", "20261128T020000Z-0000", [b"2026-11-28T02:00:00Z [rsync] second"])
+    older = write_log(tmp_path, "j", "20261127T020000Z-aaaa", [b"2026-11-27T02:00:00Z [rsync] older"])
+    os.utime(first, ns=(1_000_000_000, 1_000_000_000))
+    os.utime(second, ns=(2_000_000_000, 2_000_000_000))
+    os.utime(older, ns=(3_000_000_000, 3_000_000_000))  # a later write, but an earlier second
+    assert [run_of(path) for path in job_log_files(tmp_path / "j")] == [
+        "20261128T020000Z-0000", "20261128T020000Z-ffff", "20261127T020000Z-aaaa",
+    ]  # fmt: skip
