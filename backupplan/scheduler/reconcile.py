@@ -151,6 +151,7 @@ def commit(
                 assessment.recovery,
                 notifications=notifications,
                 stop_grace=loaded.plan.settings.stop_grace,
+                now=reconciliation.now,
             )
         if assessment.missed and assessment.missed_action:
             journal_missed(
@@ -165,7 +166,12 @@ def commit(
 
 
 def handle_recovery(
-    journal: Journal, recovery: Recovery, *, notifications: Notifications | None, stop_grace: float
+    journal: Journal,
+    recovery: Recovery,
+    *,
+    notifications: Notifications | None,
+    stop_grace: float,
+    now: datetime | None = None,
 ) -> None:
     """Journal what is done about a run a crash interrupted; before it is resumed, stop an engine
     process of that run that survived the crash (never two copies into one destination)."""
@@ -197,10 +203,12 @@ def handle_recovery(
         if state is None or not state.paused:
             journal.append("job.paused", job=recovery.job, data={"by": "recovery"})
     if recovery.action != "dismissed" and notifications is not None:
-        notify_interrupted(journal, notifications, recovery)
+        notify_interrupted(journal, notifications, recovery, now or datetime.now(UTC))
 
 
-def notify_interrupted(journal: Journal, notifications: Notifications, recovery: Recovery) -> None:
+def notify_interrupted(
+    journal: Journal, notifications: Notifications, recovery: Recovery, now: datetime
+) -> None:
     """Send the `interrupted` notification of a run a crash interrupted (found at start)."""
     from backupplan.notify.decide import NotifyState
 
@@ -214,7 +222,7 @@ def notify_interrupted(journal: Journal, notifications: Notifications, recovery:
         state,
         recovery.job,
         run_id=recovery.run,
-        at=datetime.now(UTC),
+        at=now,
         detail=f"backupplan stopped before the run ended (crash or power cut); {recovery.message}",
     )
     for data in report.records():

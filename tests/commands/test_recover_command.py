@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.scheduler.conftest import World, utc
 from tests.trees import build, describe
 
@@ -99,3 +101,19 @@ def test_an_unknown_job(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped
     result = cli(["recover", "--resume", "fotos", "-p", str(plan)])
     assert result.code == 1
     assert "no job 'fotos' in " in result.err
+
+
+@pytest.mark.slow
+def test_a_crash_found_by_apply_is_notified_and_resumed(tmp_path: Path, cli, receiver) -> None:  # type: ignore[no-untyped-def]
+    plan = crashed(
+        tmp_path,
+        settings=f"  timezone: UTC\n  notify: [{{url: 'json://{receiver.url}/hook', on: [interrupted]}}]\n",
+    )
+    result = cli(["apply", "-p", str(plan)])
+    assert result.code == 0, result.out + result.err
+    assert "interrupted by a crash (run 20260301T020000Z-dead): resuming (recovery: resume)" in result.out
+    (message,) = receiver.wait_for(1)
+    assert "photos" in message.body.decode() and "interrupted" in message.body.decode().lower()
+    sent = [record["data"]["event"] for record in types(tmp_path) if record["type"] == "notify.sent"]
+    assert sent == ["interrupted"]
+    assert describe(tmp_path / "dst" / "photos") == describe(tmp_path / "src")
