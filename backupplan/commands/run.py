@@ -113,9 +113,9 @@ def run_command(plan_path: str, job_ids: Sequence[str], *, dry_run: bool, force:
 
 def finish(session: Session) -> None:
     """Let queued notifications go out (bounded) and the site settle before the process exits."""
-    from backupplan.notify.hub import EXIT_FLUSH_TIMEOUT
-
     if session.notifications is not None:
+        from backupplan.notify.hub import EXIT_FLUSH_TIMEOUT
+
         session.notifications.close(EXIT_FLUSH_TIMEOUT)
     if session.publisher is not None:
         session.publisher.close()
