@@ -146,6 +146,93 @@ def cron(plan_path: str, log: str | None) -> int:
     return cron_command(plan_path, log=log)
 
 
+@cli.command("plan", context_settings=CONTEXT)
+@plan_option
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 2 when the plan differs from the applied one, 0 when it does not, 1 on errors.",
+)
+def plan_(plan_path: str, detailed_exitcode: bool) -> int:
+    """Show what changed since the last apply (+ added, ~ changed field by field, - removed) and
+    which jobs are due now and why, with the exact command each would run. Writes nothing.
+
+    \b
+    Examples:
+      backupplan plan
+      backupplan plan --detailed-exitcode --plan /etc/backupplan/backups.yaml
+    """
+    from backupplan.commands.plan import plan_command
+
+    return plan_command(plan_path, detailed_exitcode=detailed_exitcode)
+
+
+@cli.command(context_settings=CONTEXT)
+@plan_option
+@click.option("--dry-run", is_flag=True, help="Show the plan and what would run; record and run nothing.")
+def apply(plan_path: str, dry_run: bool) -> int:
+    """Record the plan as applied and run every job that is due, then print a summary.
+
+    Jobs that never ran are due at once; missed slots are caught up (missed: run_once) or
+    recorded as skipped (missed: skip); runs a crash interrupted are resumed or paused
+    (settings.recovery). Removed jobs keep their history and their destination is not touched.
+    Exits 0 when every run succeeded or nothing was due, 1 otherwise. When a daemon runs the
+    plan, apply asks it to reload instead.
+
+    \b
+    Examples:
+      backupplan apply
+      backupplan apply --dry-run --plan /etc/backupplan/backups.yaml
+    """
+    from backupplan.commands.apply import apply_command
+
+    return apply_command(plan_path, dry_run=dry_run)
+
+
+@cli.command(context_settings=CONTEXT)
+@plan_option
+def daemon(plan_path: str) -> int:
+    """Apply the plan, then run every job on its schedule until stopped.
+
+    Reloads the plan when the file changes or on SIGHUP (an invalid edit is reported and the
+    running plan kept); SIGTERM or SIGINT stop it cleanly (running jobs are recorded as
+    interrupted and resumed at the next start). One daemon per state dir.
+
+    \b
+    Examples:
+      backupplan daemon --plan /etc/backupplan/backups.yaml
+      backupplan systemd --daemon      # a systemd service running it
+    """
+    from backupplan.commands.daemon import daemon_command
+
+    return daemon_command(plan_path)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("job", required=False, metavar="[JOB]")
+@plan_option
+@click.option("--resume", "action", flag_value="resume", help="Run the interrupted jobs again now.")
+@click.option("--pause", "action", flag_value="pause", help="Pause the jobs until `backupplan resume`.")
+@click.option(
+    "--dismiss", "action", flag_value="dismiss", help="Forget the interruptions; jobs run at their next slot."
+)
+def recover(job: str | None, plan_path: str, action: str | None) -> int:
+    """List runs a crash interrupted that still need a decision, or handle them (of JOB, or all).
+
+    `apply` and the daemon handle new ones by settings.recovery (resume or pause); this is the
+    same by hand.
+
+    \b
+    Examples:
+      backupplan recover
+      backupplan recover --resume photos
+      backupplan recover --dismiss
+    """
+    from backupplan.commands.recover import recover_command
+
+    return recover_command(plan_path, job, action)  # type: ignore[arg-type]
+
+
 def state_dir_option(function: F) -> F:
     """Add `--state-dir DIR`: read that state dir alone, without the plan."""
     return click.option(

@@ -147,7 +147,10 @@ def systemd_units(loaded: LoadedPlan, executable: str, *, daemon: bool) -> dict[
         ),
         "backupplan.timer": (
             "[Unit]\nDescription=backupplan: start `apply` at every job's slot\n\n"
-            f"[Timer]\n{note}" + "\n".join(lines) + "\nPersistent=true\n\n[Install]\nWantedBy=timers.target\n"
+            f"[Timer]\n{note}" + "\n".join(lines) + "\nPersistent=true\n"
+            # systemd starts a timer up to a minute late by default; apply runs a slot as
+            # scheduled (not as missed) when it starts within two minutes of it
+            "AccuracySec=1s\n\n[Install]\nWantedBy=timers.target\n"
         ),
     }
 

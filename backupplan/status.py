@@ -88,7 +88,6 @@ def timing(job: JobState | None, plan_job: Job, plan: LoadedPlan, now: datetime)
     assert plan_job.schedule is not None
     schedule = parse_schedule(plan_job.schedule, plan.timezone)
     zone = plan.timezone
-    grace = timedelta(seconds=plan.plan.settings.overdue_grace)
     paused = job is not None and job.paused
     if not plan_job.enabled or paused:
         return Timing(None, False)
@@ -99,16 +98,27 @@ def timing(job: JobState | None, plan_job: Job, plan: LoadedPlan, now: datetime)
         latest = job.latest_run() if job is not None else None
         base = parse_timestamp(latest.started_at) if latest is not None else now
         next_run = max(base + timedelta(seconds=schedule.interval), now)
+    deadline = overdue_deadline(job, plan_job, plan)
+    return Timing(next_run, deadline is not None and now > deadline)
+
+
+def overdue_deadline(job: JobState | None, plan_job: Job, plan: LoadedPlan) -> datetime | None:
+    """Given a scheduled job, return when it becomes overdue: the first slot after its last
+    success (or, never successful, after it was first applied) plus `overdue_grace`; None when it
+    was never applied or its schedule has no further slot. Pausing and disabling are not checked."""
+    from backupplan.schedule import parse_schedule
+
+    assert plan_job.schedule is not None
     reference_ts = job.last_success or job.first_applied if job is not None else None
     if reference_ts is None:
-        return Timing(next_run, False)
+        return None
+    schedule = parse_schedule(plan_job.schedule, plan.timezone)
+    grace = timedelta(seconds=plan.plan.settings.overdue_grace)
     reference = parse_timestamp(reference_ts)
     if schedule.kind == "cron":
-        after = schedule.next_runs(zone, reference, 1)
-        deadline = after[0] + grace if after else None
-    else:
-        deadline = reference + timedelta(seconds=schedule.interval) + grace
-    return Timing(next_run, deadline is not None and now > deadline)
+        after = schedule.next_runs(plan.timezone, reference, 1)
+        return after[0] + grace if after else None
+    return reference + timedelta(seconds=schedule.interval) + grace
 
 
 def read_progress(progress_dir: Path | None, job_id: str, current: RunSummary | None) -> Any:
@@ -148,7 +158,7 @@ def _job_entry(
         times = timing(job, plan_job, plan, now)
     latest = job.latest_run() if job is not None else None
     verify = job.verify if job is not None else None
-    return {
+    entry = {
         "id": job_id,
         "description": plan_job.description if plan_job is not None else None,
         "engine": plan_job.engine if plan_job is not None else (job.engine if job else None),
@@ -174,6 +184,10 @@ def _job_entry(
             "run": verify.run,
         },
     }
+    missed = job.notes.get("missed") if job is not None else None
+    if missed:  # optional: the recent slots that passed without a run (the scheduler keeps them)
+        entry["missed"] = missed
+    return entry
 
 
 def build_status(

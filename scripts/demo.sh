@@ -16,8 +16,11 @@ echo
 echo "== backupplan validate"
 $bp validate backups.yaml
 echo
-echo "== backupplan run documents photos photos-cloud"
-$bp run documents photos photos-cloud
+echo "== backupplan plan        (what changed since the last apply, what is due and why)"
+$bp plan
+echo
+echo "== backupplan apply       (record the plan, run every job that is due)"
+$bp apply
 echo
 echo "== backupplan status"
 $bp status
@@ -25,3 +28,6 @@ echo
 echo "Done. The backups are in demo/backup/ and demo/cloud/; the journal and logs in demo/state/."
 echo "The status site is demo/site/index.html: open it in a browser, or run"
 echo "  $bp site serve        # then visit http://127.0.0.1:8000/"
+echo "Next:"
+echo "  $bp apply             # again: nothing is due until the jobs' next slots"
+echo "  $bp daemon            # keep running the jobs on their schedules (Ctrl-C stops it)"

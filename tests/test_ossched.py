@@ -102,3 +102,42 @@ def test_systemd_command_writes_units(tmp_path: Path, cli) -> None:  # type: ign
     assert f"apply --plan {plan}" in service and "Type=oneshot" in service
     daemon = cli(["systemd", "--plan", str(plan), "--daemon"])
     assert "daemon --plan" in daemon.out and "ExecReload=/bin/kill -HUP $MAINPID" in daemon.out
+
+
+def test_the_printed_commands_run_apply(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    """What cron and systemd would start works: `apply` runs the due job and records the plan."""
+    import json
+    import os
+
+    from tests.conftest import backupplan_env
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.txt").write_text("alpha\n")
+    (tmp_path / "dst").mkdir()
+    plan = tmp_path / "backups.yaml"
+    plan.write_text(
+        "version: 1\nsettings: {timezone: UTC}\njobs:\n"
+        "  a: {engine: rsync, source: src, destination: dst/a, schedule: '0 2 * * *'}\n"
+    )
+    line = next(
+        line for line in cli(["cron", "--plan", str(plan)]).out.splitlines() if line.startswith("0 2 ")
+    )
+    command = line.split(" ", 5)[5].split("  # ")[0]
+    env = {**backupplan_env(), "PATH": "/usr/bin:/bin"}  # cron's own PATH
+    assert subprocess.run(["sh", "-c", command], env=env, check=False).returncode == 0
+    assert (tmp_path / "dst" / "a" / "a.txt").read_text() == "alpha\n"
+
+    units = cli(["systemd", "--plan", str(plan)]).out
+    assert "AccuracySec=1s\n" in units and "Persistent=true\n" in units
+    exec_start = next(line for line in units.splitlines() if line.startswith("ExecStart="))
+    result = subprocess.run(
+        ["sh", "-c", exec_start.removeprefix("ExecStart=")],
+        env=env,
+        cwd=os.sep,
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert (result.returncode, result.stdout) == (0, "No changes. Nothing is due.\n")
+    journal = (tmp_path / ".backupplan" / "journal.jsonl").read_text().splitlines()
+    assert [json.loads(record)["type"] for record in journal].count("plan.applied") == 1

@@ -110,3 +110,94 @@ def test_crontab_weekday_numbers_mean_what_cron_means(weekday_field: str, expect
     assert sorted(week, key=["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].index) == sorted(
         expected_days, key=["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].index
     )
+
+
+def test_repeats_wall_time_only_for_the_second_fixed_time_fire() -> None:
+    from backupplan.schedule import repeats_wall_time
+
+    daily = parse_schedule("30 2 * * *", BERLIN)
+    hourly = parse_schedule("30 * * * *", BERLIN)
+    first = datetime(2025, 10, 26, 0, 30, tzinfo=UTC).astimezone(BERLIN)
+    second = datetime(2025, 10, 26, 1, 30, tzinfo=UTC).astimezone(BERLIN)
+    assert (first.fold, second.fold) == (0, 1)
+    assert not repeats_wall_time(daily, first)
+    assert repeats_wall_time(daily, second)
+    assert not repeats_wall_time(hourly, second)  # every real hour is a slot of a wildcard-hour job
+    assert not repeats_wall_time(daily, datetime(2025, 10, 27, 1, 30, tzinfo=UTC).astimezone(BERLIN))
+
+
+def test_latest_fire_time_looks_back_without_walking_forward() -> None:
+    from backupplan.schedule import latest_fire_time
+
+    every_minute = parse_schedule("* * * * *", UTC)
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+    until = datetime(2030, 6, 1, 12, 34, 56, tzinfo=UTC)
+    assert latest_fire_time(every_minute, UTC, start, until) == datetime(2030, 6, 1, 12, 34, tzinfo=UTC)
+    yearly = parse_schedule("0 0 1 1 *", UTC)
+    assert latest_fire_time(yearly, UTC, start, until) == datetime(2030, 1, 1, tzinfo=UTC)
+    assert latest_fire_time(yearly, UTC, start, datetime(2020, 6, 1, tzinfo=UTC)) is None
+
+
+def test_the_bounded_trigger_skips_a_huge_jump_in_one_step() -> None:
+    from backupplan.schedule import _bounded_trigger_class, cached_trigger
+
+    every_minute = parse_schedule("* * * * *", UTC)
+    trigger = _bounded_trigger_class()(cached_trigger(every_minute, UTC))
+    stale = datetime(2020, 1, 1, tzinfo=UTC)
+    now = datetime(2030, 1, 1, 0, 0, 30, tzinfo=UTC)
+    assert trigger.get_next_fire_time(stale, now) == datetime(2030, 1, 1, 0, 1, tzinfo=UTC)
+    recent = datetime(2030, 1, 1, 0, 0, 10, tzinfo=UTC)  # within the grace: ordinary stepping
+    assert trigger.get_next_fire_time(datetime(2030, 1, 1, tzinfo=UTC), recent) == datetime(
+        2030, 1, 1, 0, 1, tzinfo=UTC
+    )
+
+
+@pytest.mark.slow
+def test_the_live_scheduler_reports_slots_overlaps_and_missed_fires() -> None:
+    import asyncio
+
+    from backupplan.schedule import (
+        SchedulerHooks,
+        new_scheduler,
+        schedule_once,
+        schedule_slots,
+        scheduled_keys,
+    )
+
+    events: list[tuple[str, str]] = []
+    slots: list[datetime] = []
+
+    async def main() -> None:
+        hooks = SchedulerHooks(
+            submitted=lambda key, slot: slots.append(slot),
+            missed=lambda key, slot: events.append(("missed", key)),
+            overlap=lambda key, times: events.append(("overlap", key)),
+            failed=lambda key, error: events.append(("failed", key)),
+        )
+        scheduler = new_scheduler(UTC, hooks)
+        ran: list[str] = []
+
+        async def slow(key: str) -> None:
+            ran.append(key)
+            await asyncio.sleep(1.3)  # longer than the interval: the next fire overlaps
+
+        anchor = datetime.now(UTC)
+        schedule_slots(scheduler, "every", parse_schedule("every 1s", UTC), UTC, slow, anchor=anchor)
+        schedule_once(scheduler, "late", datetime.now(UTC) - timedelta(hours=1), slow)
+        schedule_slots(scheduler, "stale", parse_schedule("* * * * *", UTC), UTC, slow, anchor=anchor)
+        scheduler.start()
+        assert scheduled_keys(scheduler) == {"every", "late", "stale"}
+        # as after a suspend: the next fire lies minutes in the past, beyond the misfire grace
+        scheduler.modify_job("stale", next_run_time=datetime.now(UTC) - timedelta(minutes=5))
+        await asyncio.sleep(2.6)
+        assert ("missed", "stale") in events and "stale" not in ran
+        scheduler.shutdown(wait=False)
+        await asyncio.sleep(0)
+        assert "late" in ran  # a one-off wake-up runs however late it comes
+        assert ("overlap", "every") in events
+        assert ("failed", "every") not in events
+        # slots of an interval job lie on the anchor's grid
+        grid = [round((slot - anchor).total_seconds(), 3) for slot in slots if slot > anchor]
+        assert grid and all(value == int(value) for value in grid)
+
+    asyncio.run(main())

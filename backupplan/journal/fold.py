@@ -41,6 +41,7 @@ SKIP_REASONS = {
     "paused": "skipped: the job is paused",
     "disabled": "skipped: the job is disabled",
     "missed": "skipped: missed while backupplan was not running",
+    "dst": "skipped: the clocks went back and this time of day had already run",
 }
 SUCCESS = frozenset({"succeeded", "warning"})
 FAILURE = frozenset({"failed", "timed_out"})
@@ -253,7 +254,8 @@ class Folder:
     def _slot_missed(self, record: Raw) -> None:
         job = self._job_of(record)
         if job is not None:
-            job.missed_slots += 1
+            count = self._data(record).get("count")  # one record may sum up many slots
+            job.missed_slots += count if isinstance(count, int) and count > 0 else 1
 
     def _job_paused(self, record: Raw) -> None:
         job = self._job_of(record)

@@ -15,6 +15,7 @@ _RSYNC_URL = re.compile(
 )
 _DAEMON_COLONS = re.compile(r"^(?:(?P<user>[^@/:]+)@)?(?P<host>[^:/]+)::(?P<path>.*)$")
 _SSH = re.compile(r"^(?:(?P<user>[^@/:]+)@)?(?P<host>\[[^\]]+\]|[^:/]+):(?P<path>.*)$")
+HOST_PORT = re.compile(r"^(?:\[(?P<ipv6>[^\]]+)\]|(?P<host>[^:/\s]+)):(?P<port>\d{1,5})$")
 _RCLONE_REMOTE = re.compile(r"^(?P<remote>:?[A-Za-z0-9_.+@ -][^:/]*(?:,[^:]*)?):(?P<path>.*)$")
 
 
@@ -65,3 +66,13 @@ def contains(outer: str, inner: str) -> bool:
 def real(path: str) -> str:
     """Resolve the symlinks of the parts of `path` that exist."""
     return os.path.realpath(path)
+
+
+def target_problem(target: str) -> str | None:
+    """Why a network_check target is not `host:port` or an http(s) URL, or None when it is one."""
+    if target.startswith(("http://", "https://")):
+        return None
+    match = HOST_PORT.match(target)
+    if match is None or not 0 < int(match["port"]) < 65536:
+        return f"{target!r} is neither host:port nor an http(s) URL"
+    return None

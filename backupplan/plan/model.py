@@ -114,6 +114,23 @@ class NetworkCheck(Strict):
         examples=["10m"],
     )
 
+    @field_validator("target")
+    @classmethod
+    def _target(cls, value: str) -> str:
+        from backupplan.plan.locations import target_problem
+
+        problem = target_problem(value)
+        if problem is not None:
+            raise PydanticCustomError(
+                "network_target",
+                "{reason}",
+                {
+                    "reason": problem,
+                    "hint": "write host:port, e.g. nas.local:873, or a URL like https://s3.example.com",
+                },
+            )
+        return value
+
 
 class LogRetention(Strict):
     """How many per-run logs and history entries to keep for each job."""

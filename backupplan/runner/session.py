@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from backupplan.engines import Outcome, Progress, TransferSpec, TransferStats
 from backupplan.errors import BackupplanError
 from backupplan.fsutil import atomic_write, ensure_private_dir
+from backupplan.journal.records import format_timestamp
 from backupplan.runner.aftercare import Aftercare, after_transfer
 from backupplan.runner.hooks import HookFailure, hook_environment, run_hooks
 from backupplan.runner.logfile import RunLog, log_path, prune_logs, read_tail
@@ -34,7 +35,7 @@ from backupplan.runner.transfer import TransferHooks, TransferResult, run_transf
 from backupplan.secrets import mask
 
 if TYPE_CHECKING:
-    from backupplan.journal import Journal
+    from backupplan.journal import JobLock, Journal
     from backupplan.notify.hub import Notifications
     from backupplan.plan.load import LoadedPlan
     from backupplan.plan.model import Job
@@ -84,6 +85,7 @@ class _Running:
     run: str
     cancel: asyncio.Event
     reason: str = "signal"
+    slot: datetime | None = None
 
 
 @dataclass
@@ -133,17 +135,30 @@ class Session:
 
     # -- one run ---------------------------------------------------------------------------------
 
-    async def run(self, job_id: str, *, trigger: Trigger = "manual") -> RunResult:
-        """Run one job now; raise JobBusyError when another process runs it."""
+    async def run(
+        self,
+        job_id: str,
+        *,
+        trigger: Trigger = "manual",
+        slot: datetime | None = None,
+        lock: JobLock | None = None,
+    ) -> RunResult:
+        """Run one job now; raise JobBusyError when another process runs it.
+
+        `slot` is the scheduled time the run is for (journaled with `run.started`); `lock` is the
+        job's lock when the caller took it already (the scheduler claims a job before it waits for
+        a free place); the run releases it either way.
+        """
         from backupplan.journal import JobLock, new_run_id
 
         job = self.loaded.jobs[job_id]
         state_dir = self.loaded.state_dir
-        with JobLock(state_dir, job_id):
+        held = lock if lock is not None else JobLock(state_dir, job_id).acquire()
+        try:
             self._recover(job_id)
             run_id = new_run_id()
             cancel = asyncio.Event()
-            running = _Running(job_id, run_id, cancel)
+            running = _Running(job_id, run_id, cancel, slot=slot)
             self._running[job_id] = running
             self._ensure_watcher()
             try:
@@ -152,6 +167,8 @@ class Session:
                 self._running.pop(job_id, None)
                 with contextlib.suppress(OSError):
                     (state_dir / "progress" / f"{job_id}.json").unlink()
+        finally:
+            held.release()
 
     def _recover(self, job_id: str) -> None:
         """Close a stale run of this job (its owner died) and stop an engine child that survived."""
@@ -190,6 +207,7 @@ class Session:
         self.journal.append("run.started", job=job_id, run=run_id, data={
             "trigger": trigger, "engine": job.engine, "attempt": 1,
             "log": str(path.relative_to(state_dir)), "source": spec.source, "destination": spec.destination,
+            **({"slot": format_timestamp(running.slot)} if running.slot else {}),
         })  # fmt: skip
         log.line(
             "backupplan",

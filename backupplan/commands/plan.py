@@ -1,0 +1,45 @@
+"""`backupplan plan`: what changed since the last apply, and which jobs are due and why."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import click
+
+from backupplan.journal import lock_holder
+
+if TYPE_CHECKING:
+    from backupplan.plan.load import LoadedPlan
+    from backupplan.scheduler.reconcile import Reconciliation
+
+EXIT_CHANGES = 2  # --detailed-exitcode: the plan differs from the applied one
+
+
+def read_reconciliation(loaded: LoadedPlan, now: datetime) -> Reconciliation:
+    """Reconcile without writing anything: the journal is read, not repaired or appended to."""
+    from backupplan.journal import Journal
+    from backupplan.scheduler.applied import read_applied
+    from backupplan.scheduler.reconcile import reconcile
+
+    def busy(job_id: str) -> str | None:
+        holder = lock_holder(loaded.state_dir, job_id)
+        return None if holder is None else f"pid {holder.pid} holds its lock"
+
+    with Journal.open(
+        loaded.state_dir, keep_runs=loaded.plan.settings.log_retention.runs, read_only=True
+    ) as journal:
+        return reconcile(loaded, journal.state, read_applied(loaded.state_dir), now, busy=busy)
+
+
+def plan_command(plan_path: str, *, detailed_exitcode: bool, now: datetime | None = None) -> int:
+    """Print the diff and the due jobs; with `detailed_exitcode`, exit 2 when the plan changed."""
+    from backupplan.plan.load import load_plan
+    from backupplan.scheduler.report import diff_lines, due_lines
+
+    loaded = load_plan(plan_path)
+    reconciliation = read_reconciliation(loaded, now or datetime.now(UTC))
+    for line in [*diff_lines(reconciliation), "", *due_lines(reconciliation)]:
+        click.echo(line)
+    changed = reconciliation.applied is None or not reconciliation.diff.empty
+    return EXIT_CHANGES if detailed_exitcode and changed else 0
