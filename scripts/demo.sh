@@ -25,6 +25,9 @@ echo
 echo "== backupplan status"
 $bp status
 echo
+echo "== backupplan snapshots documents"
+$bp snapshots documents
+echo
 echo "Done. The backups are in demo/backup/ and demo/cloud/; the journal and logs in demo/state/."
 echo "The status site is demo/site/index.html: open it in a browser, or run"
 echo "  $bp site serve        # then visit http://127.0.0.1:8000/"
