@@ -260,7 +260,9 @@ class RcloneEngine:
             *self._options(spec),
             "--stats=1s",
             "--stats-log-level=NOTICE",
-            "--verbose",
+            # No --verbose: one JSON line per file made a full copy of 20,000 files 1.4x slower
+            # (rclone formatting them, backupplan logging them, both on the same cores). Errors and
+            # the stats still come; add --verbose to extra_args for a per-file list in the log.
         ]
         if spec.bandwidth:
             options.append(f"--bwlimit={spec.bandwidth}B")

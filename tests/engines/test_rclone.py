@@ -13,7 +13,7 @@ from backupplan.errors import EngineError
 SAMPLES = Path("/work/shared/bench/samples")
 RCLONE = ENGINES["rclone"]
 COMMON = ("--use-json-log", "--retries=1", "--low-level-retries=3")
-LOGGING = ("--stats=1s", "--stats-log-level=NOTICE", "--verbose")
+LOGGING = ("--stats=1s", "--stats-log-level=NOTICE")
 
 
 def sample_records(name: str) -> list[bytes]:
