@@ -91,3 +91,27 @@ def run_backupplan():  # type: ignore[no-untyped-def]
         )
 
     return invoke
+
+
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+@pytest.fixture
+def as_nobody() -> list[str]:
+    """The argv prefix that runs a command as the unprivileged user `nobody` (root reads anything,
+    so permission tests need it). Skips when this machine cannot: not root, no setpriv, or this
+    checkout's Python lives where `nobody` may not go (e.g. a 0700 /root holding pyenv)."""
+    import shutil
+
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv")
+    probe = subprocess.run(
+        [*NOBODY, sys.executable, "-c", "import backupplan"],
+        env=backupplan_env(),
+        cwd="/",
+        capture_output=True,
+        check=False,
+    )
+    if probe.returncode != 0:
+        pytest.skip("the unprivileged user cannot run this checkout's Python here")
+    return list(NOBODY)

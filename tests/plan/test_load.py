@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from backupplan.errors import PlanError
 from backupplan.plan.load import load_plan, merge_defaults
 from backupplan.secrets import mask, registry
+from tests.conftest import backupplan_env
 
 MINIMAL = """\
 version: 1
@@ -128,46 +130,21 @@ def test_not_utf8(tmp_path: Path) -> None:
     assert problems(path) == [f"{path}: is not UTF-8 text (byte 0xe9 on line 2) (save the file as UTF-8)"]
 
 
-def test_unreadable_file(tmp_path: Path, run_backupplan) -> None:  # type: ignore[no-untyped-def]
+def test_unreadable_file(tmp_path: Path, as_nobody: list[str]) -> None:
     path = write(tmp_path, MINIMAL)
     path.chmod(0o000)
     tmp_path.chmod(0o755)
-    # root reads anything, so read it as an unprivileged user (where that user can run this checkout)
-    probe = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", *_python_cmd(), "--version"]
-    if subprocess.run(probe, capture_output=True, env=_env_for_nobody(), check=False).returncode != 0:
-        pytest.skip("the unprivileged user cannot run this checkout's Python here")
     result = subprocess.run(
-        [
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--",
-            *_python_cmd(),
-            "validate",
-            str(path),
-        ],
+        [*as_nobody, "--", sys.executable, "-m", "backupplan", "validate", str(path)],
         capture_output=True,
         text=True,
-        env=_env_for_nobody(),
+        env=backupplan_env({"HOME": "/tmp", "XDG_STATE_HOME": "/tmp"}),
         check=False,
     )
     assert result.returncode == 1, result.stderr
     assert result.stderr.splitlines()[0] == (
         f"{path}: cannot be read: permission denied (check the file's owner and mode, or run as its owner)"
     )
-
-
-def _python_cmd() -> list[str]:
-    import sys
-
-    return [sys.executable, "-m", "backupplan"]
-
-
-def _env_for_nobody() -> dict[str, str]:
-    from tests.conftest import backupplan_env
-
-    return backupplan_env({"HOME": "/tmp", "XDG_STATE_HOME": "/tmp"})
 
 
 def test_every_problem_is_sorted_by_position(tmp_path: Path) -> None:
