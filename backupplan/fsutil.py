@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from pathlib import Path
 
 from backupplan.errors import StateError
@@ -11,7 +12,9 @@ from backupplan.errors import StateError
 
 def ensure_private_dir(path: Path) -> Path:
     """Create `path` (missing parents with the usual mode) as 0700, or tighten an existing `path`
-    we own to 0700. Raise StateError naming the path when it cannot be created.
+    we own to 0700. Raise StateError naming the path when it cannot be created, or when an existing
+    `path` is a folder others rely on (`/`, a home folder, a shared folder with the sticky bit
+    such as /tmp): tightening one of those would lock every other user and service out.
 
     Only the folder itself is made private: a parent may hold other things (the site next to the
     state dir) that must stay readable.
@@ -22,10 +25,25 @@ def ensure_private_dir(path: Path) -> Path:
             path.mkdir(mode=0o700)
         status = path.stat()
         if status.st_uid == os.geteuid() and status.st_mode & 0o077:
+            _refuse_shared_folder(path, status)
             path.chmod(0o700)
     except OSError as error:
         raise StateError(f"cannot create folder {path}: {error.strerror or error}") from None
     return path
+
+
+def _refuse_shared_folder(path: Path, status: os.stat_result) -> None:
+    resolved = path.resolve()
+    try:
+        home: Path | None = Path.home().resolve()
+    except (RuntimeError, KeyError):  # no HOME and no passwd entry
+        home = None
+    shared = resolved == Path(resolved.anchor) or status.st_mode & stat.S_ISVTX or resolved == home
+    if shared:
+        raise StateError(
+            f"refusing to make {path} private (mode 0700): others rely on that folder; "
+            "point state_dir at a folder of its own, such as .backupplan beside the plan"
+        )
 
 
 def fsync_dir(path: Path) -> None:
