@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import groupby, islice
+from itertools import chain, groupby, islice
 from pathlib import Path
 
 BLOCK = 64 * 1024
@@ -218,18 +218,76 @@ def read_recent_log_lines(
         return []
     if files is None:
         files = all_log_files(logs_dir)
-    streams = []
+    streams: list[tuple[str | None, Iterator[LogLine]]] = []
     for job, job_files in files.items():
+        remaining = iter(job_files)
+        newest = next(remaining, None)
+        if newest is None:
+            continue
         stream: Iterator[LogLine] = job_lines(
-            job, job_files, shorten=shorten, ends=ends, since=since, skip=skip
+            job, chain([newest], remaining), shorten=shorten, ends=ends, since=since, skip=skip
         )
-        streams.append(filter(keep, stream) if keep is not None else stream)
-    newest_first: Iterator[LogLine] = heapq.merge(*streams, key=lambda line: line.time, reverse=True)
+        streams.append((_newest_possible(newest), filter(keep, stream) if keep is not None else stream))
+    newest_first = _merge_newest_first(streams)
     if since is not None:
         newest_first = _until_older(newest_first, since)
     lines = list(islice(newest_first, limit))
     lines.reverse()
     return lines
+
+
+def _newest_possible(path: Path | str) -> str | None:
+    """The newest time a line of a job's newest log file can carry: the file's modification time
+    to the second (each line is stamped before it is written); None when it cannot be read."""
+    try:
+        modified = os.stat(path).st_mtime
+    except OSError:
+        return None
+    return datetime.fromtimestamp(modified, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _Newest:
+    """A heap entry that puts the newest line first (heapq keeps the smallest on top); of lines of
+    the same time, the one of the earlier stream comes first, as in heapq.merge."""
+
+    __slots__ = ("index", "line", "stream")
+
+    def __init__(self, line: LogLine, index: int, stream: Iterator[LogLine]) -> None:
+        self.line, self.index, self.stream = line, index, stream
+
+    def __lt__(self, other: _Newest) -> bool:
+        if self.line.time != other.line.time:
+            return self.line.time > other.line.time
+        return self.index < other.index
+
+
+def _merge_newest_first(streams: list[tuple[str | None, Iterator[LogLine]]]) -> Iterator[LogLine]:
+    """Merge streams of lines (each newest first) into one, newest first. Each stream comes with
+    the newest time it can hold (None: unknown); a stream is first read only when that time could
+    beat the lines already in hand, so of a thousand quiet jobs only the recent few are opened."""
+    order = sorted(range(len(streams)), key=lambda index: streams[index][0] or "\uffff", reverse=True)
+    heap: list[_Newest] = []
+    waiting = 0
+    while True:
+        while waiting < len(order):
+            index = order[waiting]
+            bound, stream = streams[index]
+            if heap and bound is not None and bound < heap[0].line.time:
+                break
+            waiting += 1
+            first = next(stream, None)
+            if first is not None:
+                heapq.heappush(heap, _Newest(first, index, stream))
+        if not heap:
+            return
+        top = heap[0]
+        yield top.line
+        following = next(top.stream, None)
+        if following is None:
+            heapq.heappop(heap)
+        else:
+            top.line = following
+            heapq.heapreplace(heap, top)
 
 
 def _until_older(lines: Iterator[LogLine], since: str) -> Iterator[LogLine]:

@@ -66,7 +66,10 @@ def generate(jobs: int, runs: int, lines: int) -> tuple[Path, Path]:
                 stamp = (start + timedelta(seconds=line * 2)).strftime("%Y-%m-%dT%H:%M:%SZ")
                 text = RARE if count % rare_every == 0 else WORDS[line % len(WORDS)].format(n=count)
                 body.append(f"{stamp} [rsync] {text}\n")
-            (folder / f"{run_id}.log").write_text("".join(body))
+            log = folder / f"{run_id}.log"
+            log.write_text("".join(body))
+            last = (start + timedelta(seconds=(lines - 1) * 2)).timestamp()
+            os.utime(log, (last, last))  # as the runner leaves it: last written at its last line
     (DATA / "out").mkdir()
     plan = DATA / "backups.yaml"
     plan.write_text("version: 1\nsettings: {timezone: UTC}\njobs:\n" + "".join(plan_jobs))

@@ -135,7 +135,10 @@ def make_input(job_count: int, runs: int, state_dir: Path, site_dir: Path, write
                 lines = [
                     f"{started} [rsync] >f+++++++++ photos/2026/IMG_{k:05d}.jpg" for k in range(LINES_PER_LOG)
                 ]
-                (folder / f"{run['run']}.log").write_text("\n".join(lines) + "\n")
+                log = folder / f"{run['run']}.log"
+                log.write_text("\n".join(lines) + "\n")
+                finished = datetime.fromisoformat(str(run["finished_at"]).replace("Z", "+00:00")).timestamp()
+                os.utime(log, (finished, finished))  # as the runner leaves it: last written at the end
     recent = sorted(
         (run for job in jobs.values() for run in job.history[:1]), key=lambda run: str(run["started_at"])
     )
@@ -304,7 +307,7 @@ def main() -> None:
 
     state_dir = DATA / f"state-{options.jobs}x{options.runs}"
     site_dir = DATA / "site"
-    marker = state_dir / ".complete"
+    marker = state_dir / ".complete-2"  # 2: logs carry their run's end as modification time
     generating = not marker.exists()
     started = time.perf_counter()
     if generating:

@@ -92,3 +92,58 @@ def test_runs_started_in_the_same_second_are_ordered_by_last_write(tmp_path: Pat
     assert [run_of(path) for path in job_log_files(tmp_path / "j")] == [
         "20261128T020000Z-0000", "20261128T020000Z-ffff", "20261127T020000Z-aaaa",
     ]  # fmt: skip
+
+
+def _aged_log(logs: Path, job: str, run: str, times: list[str]) -> Path:
+    """A log whose modification time is its last line's, as the runner leaves it."""
+    import calendar
+    import os
+    import time
+
+    path = write_log(logs, job, run, [f"{moment} [rsync] {job} {moment}".encode() for moment in times])
+    last = calendar.timegm(time.strptime(times[-1], "%Y-%m-%dT%H:%M:%SZ"))
+    os.utime(path, (last, last))
+    return path
+
+
+def test_the_merge_equals_sorting_every_line(tmp_path: Path) -> None:
+    import random
+
+    rng = random.Random(7)
+    everything: list[tuple[str, str]] = []
+    for number in range(40):
+        job = f"job-{number:02d}"
+        for run in range(rng.randint(0, 3)):
+            day = 20 + run
+            times = sorted(
+                f"2026-11-{day}T0{rng.randint(0, 3)}:00:{rng.randint(0, 5):02d}Z" for _ in range(5)
+            )
+            _aged_log(tmp_path, job, f"202611{day}T000000Z-{number:02d}", times)
+            everything += [(moment, job) for moment in times]
+    newest_first = sorted(everything, key=lambda item: item[0], reverse=True)
+    for limit in (1, 7, 60, None):
+        lines = read_recent_log_lines(tmp_path, limit)
+        expected = newest_first[:limit] if limit else newest_first
+        assert [line.time for line in reversed(lines)] == [moment for moment, _ in expected]
+        assert sorted((line.time, line.job) for line in lines) == sorted(expected)
+
+
+def test_quiet_jobs_are_not_opened(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from backupplan import logview
+
+    for number in range(30):
+        _aged_log(tmp_path, f"quiet-{number:02d}", "20261101T020000Z-q", ["2026-11-01T02:00:00Z"])
+    _aged_log(tmp_path, "busy", "20261128T020000Z-b", ["2026-11-28T02:00:00Z", "2026-11-28T02:00:01Z"])
+    opened: list[str] = []
+    real = logview.lines_backwards
+
+    def recording(path: Path, end: int | None = None):  # type: ignore[no-untyped-def]
+        opened.append(path.parent.name)
+        return real(path, end)
+
+    monkeypatch.setattr(logview, "lines_backwards", recording)
+    lines = read_recent_log_lines(tmp_path, 2)
+    assert [line.job for line in lines] == ["busy", "busy"]
+    assert opened == ["busy"]
+    assert len(read_recent_log_lines(tmp_path, 3)) == 3
+    assert len(set(opened)) == 31  # a third line needed every job that could hold it

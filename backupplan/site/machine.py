@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+import orjson
+
 from backupplan.site.data import JsonDict
 from backupplan.site.text import neutralise, parse_time
 from backupplan.site.views import STATUS_LABELS, JobView
@@ -25,9 +27,14 @@ BADGE_COLOURS = {
 
 
 def status_json(status: JsonDict) -> str:
-    """Given the status document, return status.json's text: compact JSON (a lone surrogate in the
-    data is encoded later as its backslash escape, which JSON reads back as the same character)."""
-    return json.dumps(status, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str)
+    """Given the status document, return status.json's text: compact JSON. orjson writes it ten
+    times faster; what orjson refuses (a lone surrogate, an integer beyond 64 bits) goes through
+    the json module, which writes a lone surrogate as its backslash escape (JSON reads that back as
+    the same character)."""
+    try:
+        return orjson.dumps(status, default=str).decode()
+    except (orjson.JSONEncodeError, UnicodeDecodeError):
+        return json.dumps(status, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str)
 
 
 def _label(value: str) -> str:

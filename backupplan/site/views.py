@@ -216,6 +216,8 @@ def feed_entries(views: Iterable[JobView], per_job: int = 20, limit: int = 50) -
     entries: list[FeedEntry] = []
     for view in views:
         history = view.input.history[:per_job] if view.input else []
+        if BAD.isdisjoint([run.get("status") for run in history]):
+            continue  # nothing failed: no failure and no recovery to report
         previous_bad = False
         for run in reversed(history):
             status = run.get("status")
