@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -20,6 +21,8 @@ import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import orjson
 
 from backupplan.fsutil import atomic_write, remove_stale_temporaries
 from backupplan.site import views
@@ -84,10 +87,12 @@ class SiteWriter:
         self.mask = mask
         self.report = report
         self.manifest: dict[str, list[object]] = {}
+        self.full_key: str | None = None  # what the last full build was made from (see full_build_key)
         self.dirty = False
-        with contextlib.suppress(OSError, ValueError, AttributeError):
+        with contextlib.suppress(OSError, ValueError, AttributeError, TypeError):
             loaded = json.loads((site_dir / MANIFEST).read_text(encoding="utf-8"))
             self.manifest = {str(key): list(value) for key, value in loaded.get("files", {}).items()}
+            self.full_key = loaded.get("full") if isinstance(loaded.get("full"), str) else None
 
     def put(self, relative: str, text: str, *, rendered: bool = False) -> None:
         """Write `text` (masked, UTF-8) to site/`relative` unless the same bytes are already there;
@@ -117,7 +122,7 @@ class SiteWriter:
 
     def save(self) -> None:
         if self.dirty:
-            document = {"format": 1, "files": self.manifest}
+            document = {"format": 1, "files": self.manifest, "full": self.full_key}
             data = json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
             atomic_write(self.site_dir / MANIFEST, data, mode=0o644, durable=False)
 
@@ -138,7 +143,11 @@ def build_site(data: SiteInput, site_dir: Path, *, changed_jobs: Iterable[str] |
     report = BuildReport()
     with site_lock(site_dir):
         writer = SiteWriter(site_dir, refresh_snapshot(), report)
-        full = changed_jobs is None
+        key = full_build_key(data)
+        # A narrowed build is widened when the last full one was made from other settings, jobs,
+        # tools or templates (a plan applied, a job added, backupplan upgraded) or never happened:
+        # `apply` from cron must give the settings page, the assets and every job's page too.
+        full = changed_jobs is None or writer.full_key != key
         job_views = views.job_views(data.status.get("jobs") or [], data.jobs)
         selected = (
             list(job_views)
@@ -189,11 +198,46 @@ def build_site(data: SiteInput, site_dir: Path, *, changed_jobs: Iterable[str] |
                 writer.put_bytes(f"assets/{name}", (assets / name).read_bytes())
         _remove_extra_job_pages(site_dir, len(job_views), writer, report)
         if full:
+            if writer.full_key != key:
+                writer.full_key, writer.dirty = key, True
             _remove_gone_jobs(site_dir, {view.name for view in job_views.values()}, writer, report)
             report.temporaries_removed = _clean_temporaries(site_dir)
         writer.save()
         writer.sync()
     return report
+
+
+def full_build_key(data: SiteInput) -> str:
+    """A digest of what only a full build renders: settings, paths, tools, every job's
+    configuration, and the templates and assets of this backupplan."""
+    parts = {
+        "templates": _template_digest(),
+        "settings": data.settings,
+        "defaults": data.default_settings,
+        "paths": repr(data.paths),
+        "tools": repr(data.tools),
+        "refresh": data.refresh,
+        "log_lines": data.log_lines,
+        "jobs": {job_id: job.config for job_id, job in sorted(data.jobs.items())},
+    }
+    try:
+        encoded = orjson.dumps(parts, default=repr, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:  # a lone surrogate in a path or setting: the json module takes it
+        encoded = json.dumps(parts, default=repr, sort_keys=True).encode()
+    return hashlib.blake2b(encoded, digest_size=16).hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _template_digest() -> str:
+    from backupplan import __version__
+
+    digest = hashlib.blake2b(__version__.encode(), digest_size=16)
+    folder = template_dir()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            digest.update(str(path.relative_to(folder)).encode() + b"\0")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def _log_files(job_views: dict[str, views.JobView], state_dir: Path) -> dict[str, Iterator[str]]:

@@ -184,6 +184,37 @@ def test_a_run_finishing_rebuilds_only_what_it_affects(site_input: SiteInput, bu
     assert "run finished: succeeded" in (built_site / "logs.html").read_text()
 
 
+def test_a_narrow_build_of_a_new_site_builds_all_of_it(site_input: SiteInput, tmp_path: Path) -> None:
+    """`apply` from cron only ever asks for narrow builds: the first must still give every page."""
+    site = tmp_path / "fresh-site"
+    build_site(site_input, site, changed_jobs=["documents"])
+    names = {str(path.relative_to(site)) for path in all_files(site)}
+    assert {
+        "settings.html",
+        "404.html",
+        "assets/site.js",
+        "assets/site.css",
+        "jobs/music/index.html",
+    } <= names
+    again = build_site(_finish_documents_run(site_input), site, changed_jobs=["documents"])
+    assert "settings.html" not in again.written and "jobs/music/index.html" not in again.written
+
+
+def test_a_narrow_build_after_a_plan_change_builds_all_of_it(site_input: SiteInput, built_site: Path) -> None:
+    music = site_input.jobs["music"]
+    changed = replace(
+        site_input,
+        settings=dict(site_input.settings, max_parallel=7),
+        jobs=dict(
+            site_input.jobs, music=replace(music, config=dict(music.config or {}, description="Records"))
+        ),
+    )
+    report = build_site(changed, built_site, changed_jobs=["documents"])
+    assert {"settings.html", "jobs/music/index.html"} <= set(report.written)
+    assert "Records" in (built_site / "jobs/music/index.html").read_text()
+    assert build_site(changed, built_site, changed_jobs=["documents"]).written == ["status.json"]
+
+
 def test_removed_jobs_lose_their_pages_badges_and_logs(site_input: SiteInput, built_site: Path) -> None:
     status = dict(site_input.status, jobs=[job for job in site_input.status["jobs"] if job["id"] != "photos"])
     jobs = {job_id: job for job_id, job in site_input.jobs.items() if job_id != "photos"}
