@@ -180,11 +180,10 @@ class VerifyParser(Protocol):
 
 
 class Engine(Protocol):
-    """An engine: pure builders, parsers and an exit-code table for one program."""
+    """An engine: pure builders, parsers and exit-code classification for one program."""
 
     name: str
     program: str
-    exit_codes: Mapping[int, ExitMeaning]
 
     def argv(self, spec: TransferSpec) -> tuple[str, ...]: ...
 
@@ -353,8 +352,6 @@ def verification_outcome(
     exit_code: int | None,
     signal_number: int | None,
     parser: VerifyParser,
-    *,
-    clean_codes: tuple[int, ...],
 ) -> Outcome:
     """Given how a verification ended and what its parser found, return the Outcome: fatal when
     contents differ (missing, extra, changed or unreadable files), a warning when only metadata
@@ -373,7 +370,7 @@ def verification_outcome(
             exit_code,
             signal_number,
         )
-    if signal_number is None and exit_code in clean_codes:
+    if signal_number is None and exit_code == 0:
         warnings = parser.warnings()
         if warnings:
             return Outcome("warning", f"no differences, but: {one_line(warnings[0])}", "", exit_code)

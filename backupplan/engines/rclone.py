@@ -222,7 +222,6 @@ class RcloneEngine:
 
     name = "rclone"
     program = "rclone"
-    exit_codes = EXIT_CODES
 
     def _options(self, spec: TransferSpec) -> list[str]:
         refuse_inline_secrets(spec.source, "source")
@@ -311,7 +310,7 @@ class RcloneEngine:
     def verify_outcome(self, exit_code: int | None, signal: int | None, parser: VerifyParser) -> Outcome:
         """Given how `rclone check` ended and what it listed, return the Outcome (it exits 1 when it
         finds differences)."""
-        return verification_outcome(self, exit_code, signal, parser, clean_codes=(0,))
+        return verification_outcome(self, exit_code, signal, parser)
 
     def version(self, env: Mapping[str, str] | None = None) -> str | None:
         """Return the installed rclone's version (`1.60.1-DEV`), or None when it cannot be run."""

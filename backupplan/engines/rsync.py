@@ -302,7 +302,6 @@ class RsyncEngine:
 
     name = "rsync"
     program = "rsync"
-    exit_codes = EXIT_CODES
 
     def _options(self, spec: TransferSpec) -> list[str]:
         source_kind = location_kind(spec.source)
@@ -386,7 +385,7 @@ class RsyncEngine:
 
     def verify_outcome(self, exit_code: int | None, signal: int | None, parser: VerifyParser) -> Outcome:
         """Given how the verification dry run ended and what it itemized, return the Outcome."""
-        return verification_outcome(self, exit_code, signal, parser, clean_codes=(0,))
+        return verification_outcome(self, exit_code, signal, parser)
 
     def version(self, env: Mapping[str, str] | None = None) -> str | None:
         """Return the installed rsync's version (`3.2.7`), or None when it cannot be run."""

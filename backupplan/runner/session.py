@@ -30,7 +30,7 @@ from backupplan.fsutil import atomic_write, ensure_private_dir
 from backupplan.journal.records import format_timestamp
 from backupplan.runner.aftercare import Aftercare, after_transfer
 from backupplan.runner.hooks import HookFailure, hook_environment, run_hooks
-from backupplan.runner.logfile import RunLog, log_path, prune_logs, read_tail
+from backupplan.runner.logfile import RunLog, log_path, prune_logs, read_tail, stamp
 from backupplan.runner.transfer import TransferHooks, TransferResult, run_transfer, transfer_spec
 from backupplan.secrets import mask
 
@@ -263,7 +263,7 @@ class Session:
                     cancel=running.cancel, hooks=TransferHooks(
                         journal=journal,
                         progress=self._progress_handler(job_id, run_id),
-                        note=lambda text: self._note(job_id, run_id, log, text),
+                        note=lambda text: self._note(job_id, run_id, text),
                     ),
                 )  # fmt: skip
                 outcome = transfer.outcome
@@ -272,7 +272,7 @@ class Session:
         if transfer is not None and outcome.succeeded:
             finished = await after_transfer(Aftercare(
                 job_id, job, spec, staging, self.loaded.timezone, log, journal,
-                lambda text: self._note(job_id, run_id, log, text), deadline,
+                lambda text: self._note(job_id, run_id, text), deadline,
                 self.loaded.plan.settings.stop_grace, running.cancel,
             ), outcome, stats)  # fmt: skip
             outcome = finished.outcome
@@ -322,7 +322,7 @@ class Session:
         self.journal.append("run.finished", job=job_id, run=run_id, data={
             "status": status, "exit_code": outcome.exit_code, "bytes": stats.bytes_transferred,
             "files": stats.files_transferred, "duration": round(duration, 3), "attempts": attempts,
-            "reason": reason, "started_at": started_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "reason": reason, "started_at": stamp(started_at),
         })  # fmt: skip
         self._after_run(job_id, result)
         self.on_event(RunEvent("finished", job_id, run_id, result=result))
@@ -399,7 +399,7 @@ class Session:
             "run": result.run,
             "status": result.status,
             "reason": result.reason,
-            "finished_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "finished_at": stamp(),
             "duration": result.duration,
             "exit_code": result.exit_code,
             "bytes": result.bytes,
@@ -437,7 +437,7 @@ class Session:
                 "run": run_id,
                 "attempt": attempt,
                 **progress.as_status(),
-                "updated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "updated_at": stamp(),
             }
             with contextlib.suppress(OSError):
                 atomic_write(folder / f"{job_id}.json", orjson.dumps(document), durable=False)
@@ -446,7 +446,7 @@ class Session:
 
         return handle
 
-    def _note(self, job_id: str, run_id: str, log: RunLog, text: str) -> None:
+    def _note(self, job_id: str, run_id: str, text: str) -> None:
         self.on_event(RunEvent("note", job_id, run_id, message=mask(text)))
 
     def _publish(self, job_ids: list[str]) -> None:

@@ -12,7 +12,7 @@ import os
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -79,9 +79,6 @@ class TransferResult:
     outcome: Outcome
     stats: TransferStats
     attempts: int
-    duration: float
-    argv: tuple[str, ...] = ()
-    messages: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -112,7 +109,6 @@ async def run_transfer(
     retries = job.retries or Retries()
     argv = engine.argv(spec)
     environment = engine.environment(spec, os.environ)
-    started = time.monotonic()
     attempt = 0
     while True:
         attempt += 1
@@ -146,17 +142,12 @@ async def run_transfer(
             hooks.journal(
                 "run.attempt", {"attempt": attempt, "outcome": "fatal", "message": mask(str(error))}
             )
-            return TransferResult(outcome, TransferStats(), attempt, time.monotonic() - started, argv)
+            return TransferResult(outcome, TransferStats(), attempt)
         stats = parser.stats()
         outcome = judge(engine, result, stats, allow_vanished=job.allow_vanished)
-        if outcome.stopped == "timeout":
-            outcome = Outcome(
-                "fatal",
-                f"timed out after {format_duration(job.timeout or 0)}: the run was stopped",
-                "raise the job's timeout if the transfer needs longer; otherwise look for a hung peer",
-                outcome.exit_code,
-                outcome.signal,
-                "timeout",
+        if outcome.stopped == "timeout":  # name the job's limit, not how long this attempt ran
+            outcome = replace(
+                outcome, message=f"timed out after {format_duration(job.timeout or 0)}: the run was stopped"
             )
         last = attempt >= retries.attempts or outcome.kind != "retryable"
         wait = 0.0 if last else backoff(retries, attempt, rng)
@@ -175,7 +166,7 @@ async def run_transfer(
         )
         log.line("backupplan", f"attempt {attempt}: {mask(outcome.message)}")
         if last or outcome.stopped is not None:
-            return TransferResult(outcome, stats, attempt, time.monotonic() - started, argv)
+            return TransferResult(outcome, stats, attempt)
         hooks.note(
             f"attempt {attempt} failed ({mask(outcome.message)}); trying again in {format_duration(wait)}"
         )
@@ -185,4 +176,4 @@ async def run_transfer(
         except TimeoutError:
             continue
         stopped = Outcome("fatal", "stopped on request while waiting to retry", "", None, None, "cancel")
-        return TransferResult(stopped, stats, attempt, time.monotonic() - started, argv)
+        return TransferResult(stopped, stats, attempt)

@@ -33,7 +33,7 @@ def status_json(status: JsonDict) -> str:
     the same character)."""
     try:
         return orjson.dumps(status, default=str).decode()
-    except (orjson.JSONEncodeError, UnicodeDecodeError):
+    except orjson.JSONEncodeError:
         return json.dumps(status, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str)
 
 
