@@ -4,7 +4,6 @@ disks, a second process, and secrets that must never be written anywhere (RELIAB
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -296,15 +295,14 @@ def test_secrets_never_reach_state_logs_or_site(tmp_path: Path, moto_s3, run_bac
         )
         result = run_backupplan(["run", "--plan", str(plan), "nas", "cloud"], env=secrets, timeout=90)
         assert result.returncode == 0, result.stdout + result.stderr
-        run_backupplan(["status", "--plan", str(plan), "--json"], env=secrets)
+        status = run_backupplan(["status", "--plan", str(plan), "--json"], env=secrets)
+        assert status.returncode == 0, status.stderr
         leaks = []
         for root in (tmp_path / ".backupplan", tmp_path / "site"):
             for path in root.rglob("*"):
                 if path.is_file() and b"CANARY" in path.read_bytes():
                     leaks.append(str(path.relative_to(tmp_path)))
         assert leaks == []
-        assert "CANARY" not in result.stdout + result.stderr
+        assert "CANARY" not in result.stdout + result.stderr + status.stdout + status.stderr
     finally:
         daemon.kill()
-        with contextlib.suppress(Exception):
-            pass
