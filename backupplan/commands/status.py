@@ -12,10 +12,6 @@ import orjson
 
 from backupplan.units import format_duration, format_size
 
-STATUS_NAMES = (
-    "running", "succeeded", "warning", "failed", "interrupted", "paused", "never_run", "removed",
-)  # fmt: skip
-
 if TYPE_CHECKING:
     from backupplan.journal import Journal
     from backupplan.plan.load import LoadedPlan
@@ -146,21 +142,10 @@ def render_status(document: dict[str, Any], zone: tzinfo) -> str:
         ]
         lines += table(["JOB", "STATUS", "LAST RUN", "LAST SUCCESS", "NEXT RUN", "BYTES"], rows)
         lines.append("")
+    from backupplan.status import STATUS_NAMES
+
     summary = document["summary"]
-    counted = [
-        f"{summary[name]} {name.replace('_', ' ')}"
-        for name in (
-            "running",
-            "succeeded",
-            "warning",
-            "failed",
-            "interrupted",
-            "paused",
-            "never_run",
-            "removed",
-        )
-        if summary[name]
-    ]
+    counted = [f"{summary[name]} {name.replace('_', ' ')}" for name in STATUS_NAMES if summary[name]]
     if summary["overdue"]:
         counted.append(f"{summary['overdue']} overdue")
     plural = "s" if summary["jobs"] != 1 else ""

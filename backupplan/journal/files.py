@@ -41,8 +41,8 @@ def unwritable(path: Path, error: OSError, doing: str) -> UnwritableError:
     return UnwritableError(f"cannot {doing} {path}: {reason}; {hint}")
 
 
-def open_private(path: Path, flags: int) -> tuple[int, bool]:
-    """Open (creating it 0600 when missing) `path`; return the descriptor and whether it was created.
+def open_private(path: Path, flags: int) -> int:
+    """Open (creating it 0600 when missing) `path`; return the descriptor.
 
     Raise UnwritableError naming the path when it cannot be opened.
     """
@@ -64,18 +64,17 @@ def open_private(path: Path, flags: int) -> tuple[int, bool]:
     except OSError as error:
         os.close(fd)
         raise unwritable(path, error, "set up") from None
-    return fd, created
+    return fd
 
 
-def truncate_back(fd: int, size: int) -> bool:
-    """Cut the file back to `size` bytes (dropping a partial record); return False when that failed
-    too, in which case the next writer under the lock cuts the torn tail."""
+def truncate_back(fd: int, size: int) -> None:
+    """Cut the file back to `size` bytes (dropping a partial record); when that fails too, the next
+    writer under the lock cuts the torn tail."""
     try:
         os.ftruncate(fd, size)
         os.fsync(fd)
     except OSError:
-        return False
-    return True
+        pass
 
 
 def copy_aside(source: Path, prefix: str, now: datetime) -> Path:

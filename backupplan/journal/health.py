@@ -38,7 +38,3 @@ class JournalHealth:
     @property
     def healthy(self) -> bool:
         return not any(problem.kind in UNHEALTHY for problem in self.problems)
-
-    @property
-    def torn_tail_repaired(self) -> bool:
-        return any(problem.kind == "torn_tail" for problem in self.problems)

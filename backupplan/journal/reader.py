@@ -233,7 +233,7 @@ class JournalFile:
         # Records kept but not folded (a newer format) still take their sequence numbers.
         self._state.last_seq = max(self._state.last_seq, self._expected - 1)
         self._tail_records += scanner.scanned
-        tail = position - scanner.end
+        tail = scanner.tail(position)
         self._unrepaired_tail = None
         if tail and settled:
             if self.read_only:

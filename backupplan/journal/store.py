@@ -28,7 +28,7 @@ from backupplan.fsutil import atomic_write, ensure_private_dir, remove_stale_tem
 from backupplan.journal import checkpoint
 from backupplan.journal import records as types
 from backupplan.journal.files import UnwritableError, open_private, truncate_back, unwritable
-from backupplan.journal.health import TORN_TAIL_SHOWN_FOR, UNHEALTHY, JournalHealth, JournalProblem
+from backupplan.journal.health import TORN_TAIL_SHOWN_FOR, JournalHealth, JournalProblem
 from backupplan.journal.locks import lock_holder
 from backupplan.journal.reader import LOCK_FILE, JournalFile
 from backupplan.journal.records import (
@@ -130,8 +130,8 @@ class Journal(JournalFile):
                 raise UnwritableError(str(error)) from None
             _refuse_shared(self.state_dir)
             remove_stale_temporaries(self.state_dir)
-            self._lock_fd = open_private(self.state_dir / LOCK_FILE, os.O_RDWR)[0]
-            self._fd = open_private(self.path, os.O_RDWR | os.O_APPEND)[0]
+            self._lock_fd = open_private(self.state_dir / LOCK_FILE, os.O_RDWR)
+            self._fd = open_private(self.path, os.O_RDWR | os.O_APPEND)
         if self._fd is None:
             return
         status = os.fstat(self._fd)
@@ -413,7 +413,7 @@ class Journal(JournalFile):
             return RepairReport(dropped, copies)
 
     def _blocking_problem(self) -> str | None:
-        if any(problem.kind in UNHEALTHY for problem in self._problems()):
+        if self._damage or self._newer:  # what _problems() reports as damaged or newer_format
             return "it has damage or records of a newer format (see `backupplan journal repair`)"
         return None
 
