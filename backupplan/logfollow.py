@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from backupplan.errors import StateError
 from backupplan.journal import lock_holder
-from backupplan.logview import BLOCK, LONGEST_LINE, LogLine, cut_line, parse_line
+from backupplan.logview import BLOCK, LONGEST_LINE, LogLine, cut_line, parse_line, run_of
 
 if TYPE_CHECKING:
     from backupplan.journal import Journal
@@ -108,7 +108,7 @@ class Follower:
         at: the follower reads on from there, so no line is shown twice or skipped."""
         names = {str(path) for path in listed}
         for path in listed:
-            self._seen.add((path.parent.name, path.name.removesuffix(".log")))
+            self._seen.add((path.parent.name, run_of(path)))
         self.journal.refresh()
         ends: dict[str, int] = {}
         for key in self._running():

@@ -44,10 +44,6 @@ class LogLine:
     tag: str
     text: str
 
-    def export(self) -> str:
-        """The line as the logs page exports it: `time job [tag] text`."""
-        return f"{self.time} {self.job} [{self.tag}] {self.text}".strip()
-
 
 def _same(text: str) -> str:
     return text

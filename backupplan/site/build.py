@@ -31,7 +31,7 @@ from backupplan.site.files import ensure_public_dir
 from backupplan.site.logs import PublishReport, log_source, publish_job_logs, read_recent_log_lines
 from backupplan.site.machine import badge_json, metrics_prom, status_json
 from backupplan.site.masking import SiteMasker, refresh_snapshot
-from backupplan.site.render import Renderer, template_dir
+from backupplan.site.render import Renderer, page_count, template_dir
 
 MANIFEST = ".backupplan-site.json"
 LOCK = ".backupplan-site.lock"
@@ -161,7 +161,9 @@ def build_site(data: SiteInput, site_dir: Path, *, changed_jobs: Iterable[str] |
         for job_id in selected:
             view = job_views[job_id]
             history = view.input.history if view.input else []
-            publish_job_logs(job_id, history, state_dir, site_dir, writer.mask, report.logs)
+            published[f"logs/{view.name}"] = publish_job_logs(
+                job_id, history, state_dir, site_dir, writer.mask, report.logs
+            )
         lines = read_recent_log_lines(data.logs_dir, data.log_lines, files=_log_files(job_views, state_dir))
 
         def log_href(run: JsonDict) -> str | None:
@@ -253,9 +255,7 @@ def _log_files(job_views: dict[str, views.JobView], state_dir: Path) -> dict[str
 
 
 def _remove_extra_job_pages(site_dir: Path, job_count: int, writer: SiteWriter, report: BuildReport) -> None:
-    from backupplan.site.render import PAGE_SIZE
-
-    pages = max(1, -(-job_count // PAGE_SIZE))
+    pages = page_count(job_count)
     with contextlib.suppress(FileNotFoundError):
         for entry in os.scandir(site_dir / "jobs"):
             if entry.name.startswith("page-") and entry.name.endswith(".html"):

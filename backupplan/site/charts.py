@@ -14,7 +14,7 @@ from markupsafe import Markup, escape
 
 from backupplan.site.masking import mask_value as mask
 from backupplan.site.text import display, format_time
-from backupplan.site.views import STATUS_LABELS
+from backupplan.site.views import GOOD, badge
 
 WIDTH = 640
 HEIGHT = 180
@@ -22,7 +22,6 @@ LEFT = 64
 RIGHT = 12
 TOP = 14
 BOTTOM = 30
-GOOD = {"succeeded", "warning"}
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,7 @@ def points_from_history(history: Sequence[dict[str, object]], field: str, limit:
         value = run.get(field)
         if run.get("status") == "running" or isinstance(value, bool) or not isinstance(value, int | float):
             continue
-        status = STATUS_LABELS.get(str(run.get("status")), STATUS_LABELS["unknown"])[0]
+        status = badge(run.get("status")).words
         label = f"{display(mask(format_time(run.get('started_at'))), 64)}: {{value}}, {status}"
         points.append(Point(float(value), run.get("status") in GOOD, label))
         if len(points) == limit:

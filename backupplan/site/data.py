@@ -79,13 +79,6 @@ class SiteInput:
         """Where the runner keeps per-run logs: STATE_DIR/logs/<job>/<run-id>.log."""
         return Path(self.paths.state_dir) / "logs"
 
-    def job_ids(self) -> list[str]:
-        """Every job the site has a page for: those in the status document, then any others known
-        only from the plan, in id order."""
-        ids = {str(job.get("id")) for job in self.status.get("jobs") or [] if isinstance(job, dict)}
-        ids.update(self.jobs)
-        return sorted(ids)
-
     def to_json(self) -> JsonDict:
         """Return this input as JSON-ready data (what `from_json` reads)."""
         return {

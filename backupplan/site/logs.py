@@ -79,7 +79,7 @@ def publish_job_logs(
     site_dir: Path,
     mask: Callable[[str], str],
     report: PublishReport,
-) -> None:
+) -> set[str]:
     """Copy the logs of the runs in `history` to site/logs/<job>/<run>.txt (masked, 0644) when the
     source changed since the last copy, and delete published logs of runs no longer in `history`.
 
@@ -126,3 +126,4 @@ def publish_job_logs(
                     report.removed += 1
         if not wanted:
             shutil.rmtree(target, ignore_errors=True)
+    return wanted

@@ -9,7 +9,7 @@ import orjson
 
 from backupplan.site.data import JsonDict
 from backupplan.site.text import neutralise, parse_time
-from backupplan.site.views import STATUS_LABELS, JobView
+from backupplan.site.views import JobView, badge
 
 BADGE_COLOURS = {
     "succeeded": "brightgreen",
@@ -129,7 +129,7 @@ def badge_json(view: JobView) -> bytes:
     key = view.primary.key
     if key not in ("disabled", "running") and view.status.get("overdue") is True:
         key = "overdue"
-    words = STATUS_LABELS.get(key, STATUS_LABELS["unknown"])[0]
+    words = badge(key).words
     document = {
         "schemaVersion": 1,
         "label": neutralise(f"backup {view.id}")[:80],

@@ -36,6 +36,13 @@ from backupplan.site.text import (
 )
 
 PAGE_SIZE = 100
+
+
+def page_count(jobs: int) -> int:
+    """How many pages the jobs list has (one, even for no jobs)."""
+    return max(1, -(-jobs // PAGE_SIZE))
+
+
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'"
@@ -216,7 +223,7 @@ class Renderer:
     def jobs_pages(self) -> dict[str, str]:
         """Every page of the jobs list, by site-relative path."""
         ordered = views.sorted_for_list(self.views.values())
-        pages = max(1, math.ceil(len(ordered) / PAGE_SIZE))
+        pages = page_count(len(ordered))
         rendered = {}
         for number in range(1, pages + 1):
             rendered[jobs_page_path(number)] = self._render(

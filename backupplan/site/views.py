@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -244,6 +244,3 @@ def missed_slots(views: Iterable[JobView], limit: int = 20) -> list[tuple[str, J
                 found.append((view.id, slot))
     found.sort(key=lambda item: str(item[1].get("slot") or ""), reverse=True)
     return found[:limit]
-
-
-LinkFor = Callable[[str, JsonDict], str | None]
