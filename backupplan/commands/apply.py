@@ -137,18 +137,7 @@ def _as_result(outcome: Outcome) -> RunResult:
 async def _wait_with_signals(dispatcher: Dispatcher) -> bool:
     """Wait for every run; SIGINT/SIGTERM stop them cleanly (recorded as interrupted). Return
     whether a signal came."""
-    loop = asyncio.get_running_loop()
-    stopped = [False]
+    from backupplan.commands.run import run_with_signals
 
-    def stop() -> None:
-        stopped[0] = True
-        dispatcher.stop_all("signal")
-
-    for number in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(number, stop)
-    try:
-        await dispatcher.wait()
-    finally:
-        for number in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(number)
-    return stopped[0]
+    _, interrupted = await run_with_signals(lambda: dispatcher.stop_all("signal"), dispatcher.wait())
+    return bool(interrupted)

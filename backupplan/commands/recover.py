@@ -102,7 +102,7 @@ def _run_now(loaded: LoadedPlan, journal: Journal, job_ids: list[str]) -> int:
     session = make_session(loaded, journal, RunDisplay())
     try:
         results, interrupted = asyncio.run(
-            run_with_signals(session, session.run_many(job_ids, trigger="resume"))
+            run_with_signals(lambda: session.stop_all("signal"), session.run_many(job_ids, trigger="resume"))
         )
     finally:
         finish(session)

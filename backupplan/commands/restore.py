@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 import time
 from pathlib import Path
@@ -63,20 +62,17 @@ def restore_command(
 
 
 async def _restore_with_progress(plan: RestorePlan, stop_grace: float) -> tuple[RestoreResult, bool]:
+    from backupplan.commands.run import run_with_signals
     from backupplan.runner.restore import run_restore
 
     progress = ProgressLine()
     cancel = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for number in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(number, cancel.set)
     try:
-        result = await run_restore(
+        restoring = run_restore(
             plan, on_progress=progress.show, on_output=progress.output, cancel=cancel, stop_grace=stop_grace
         )
+        result, _ = await run_with_signals(cancel.set, restoring)
     finally:
-        for number in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(number)
         progress.done()
     return result, cancel.is_set()
 

@@ -59,14 +59,15 @@ def make_session(loaded: LoadedPlan, journal: Journal, on_event: Callable[[Any],
     )
 
 
-async def run_with_signals(session: Session, coroutine: Any) -> tuple[Any, bool]:
-    """Run `coroutine` with SIGINT/SIGTERM stopping every run cleanly; return (result, interrupted)."""
+async def run_with_signals(stop_all: Callable[[], object], coroutine: Any) -> tuple[Any, bool]:
+    """Await `coroutine` with SIGINT/SIGTERM calling `stop_all` (which stops every run cleanly);
+    return (its result, whether a signal came)."""
     loop = asyncio.get_running_loop()
     stopped = [False]
 
     def stop() -> None:
         stopped[0] = True
-        session.stop_all("signal")
+        stop_all()
 
     for number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(number, stop)
@@ -100,7 +101,9 @@ def run_command(plan_path: str, job_ids: Sequence[str], *, dry_run: bool, force:
             return 1
         display = RunDisplay()
         session = make_session(loaded, journal, display)
-        results, interrupted = asyncio.run(run_with_signals(session, session.run_many(runnable)))
+        results, interrupted = asyncio.run(
+            run_with_signals(lambda: session.stop_all("signal"), session.run_many(runnable))
+        )
         for line in summary_lines(results):
             click.echo(line)
         finish(session)
