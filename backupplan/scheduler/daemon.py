@@ -84,6 +84,7 @@ class Daemon:
         self._plan_signature: tuple[int, int, int] | None = None
         self._changed_signature: tuple[int, int, int] | None = None
         self._paused: set[str] = set()
+        self._paused_at_seq = -1  # the journal position `_paused` was read at
         self._next_overdue = 0.0
 
     # -- control (signal handlers, the live schedule, tests) -------------------------------------
@@ -188,8 +189,12 @@ class Daemon:
             self._reload(reason)
         if self.journal.changed():
             self.journal.refresh()
+        # Compared with the journal's position, not with changed(): a catch-up, a dispatch or an
+        # append may have read the new records (a `backupplan resume` from another terminal) first.
+        if self.journal.state.last_seq != self._paused_at_seq:
+            self._paused_at_seq = self.journal.state.last_seq
             paused = self._paused_jobs()
-            resumed = self._paused - paused  # `backupplan resume` from another terminal
+            resumed = self._paused - paused
             self._paused = paused
             if resumed:
                 self._catch_up(resumed)
@@ -218,8 +223,8 @@ class Daemon:
 
     def _apply(self, loaded: LoadedPlan, *, first: bool) -> None:
         """Apply `loaded` (the plan at start, or a reloaded one) as `apply` does, then schedule it."""
-        self.journal.refresh()
         with apply_lock(loaded.state_dir):
+            self.journal.refresh()  # under the lock: what an `apply` that held it committed counts
             reconciliation = reconcile(
                 loaded,
                 self.journal.state,

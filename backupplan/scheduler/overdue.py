@@ -11,7 +11,7 @@ backupplan.notify.decide's; their state lives in the job's notes and survives re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
 from backupplan.journal.records import parse_timestamp
@@ -33,7 +33,9 @@ class Overdue:
 class OverdueWatch:
     """Remembers each job's overdue deadline until its last success (or its schedule) changes."""
 
-    _deadlines: dict[str, tuple[tuple[str, str, float], datetime | None]] = field(default_factory=dict)
+    _deadlines: dict[str, tuple[tuple[str, str, float, tzinfo], datetime | None]] = field(
+        default_factory=dict
+    )
 
     def overdue(self, loaded: LoadedPlan, state: State, now: datetime) -> list[Overdue]:
         """Given the plan, the journal's state and now, return the jobs that are overdue (enabled,
@@ -49,7 +51,7 @@ class OverdueWatch:
             if job_state.paused or job_state.current is not None:
                 continue
             reference = job_state.last_success or job_state.first_applied or ""
-            key = (job.schedule, reference, grace)
+            key = (job.schedule, reference, grace, loaded.timezone)  # a reload may change the timezone
             cached = self._deadlines.get(job_id)
             if cached is None or cached[0] != key:
                 cached = (key, overdue_deadline(job_state, job, loaded))

@@ -289,3 +289,28 @@ def test_an_edited_plan_file_is_reloaded_without_a_signal(harness: Harness) -> N
     assert (changed["data"]["changed"], changed["data"]["added"]) == (["photos"], [])
     assert "plan reloaded (the plan file changed)" in harness.messages
     assert harness.records("plan.rejected") == []
+
+
+def test_a_resume_read_first_by_someone_else_still_catches_up(harness: Harness) -> None:
+    """`backupplan resume` from another terminal, its record read by the daemon's journal before
+    the loop looks (a catch-up, a dispatch or an append refreshes it too): the job still runs."""
+    plan = job_plan("0 * * * *")
+    (harness.root / "backups.yaml").write_text(plan)
+    clock = ShiftedClock(utc(2026, 3, 1, 13, 20))
+    harness.history(plan, clock, [], utc(2026, 3, 1, 9))  # never run: due as soon as it may run
+    other = Journal.open(harness.state_dir)
+    other.append("job.paused", job="photos", data={"by": "backupplan pause"})
+
+    async def body(daemon: Daemon) -> None:
+        await asyncio.sleep(0.3)
+        assert harness.records("run.started") == []  # paused
+        other.append("job.resumed", job="photos")
+        daemon.journal.refresh()  # someone else in the daemon reads the new record first
+        await until(lambda: bool(harness.records("run.finished")))
+
+    try:
+        assert harness.run(clock, body) == 0
+    finally:
+        other.close()
+    started = harness.records("run.started")
+    assert [record["data"]["trigger"] for record in started] == ["catch_up"]
