@@ -59,10 +59,6 @@ class Schedule:
     cron: str = ""
     interval: float = 0.0
 
-    def trigger(self, timezone: tzinfo) -> Any:
-        """Return the APScheduler trigger for this schedule in `timezone`."""
-        return make_trigger(self, timezone)
-
     @property
     def fixed_time(self) -> bool:
         """True for cron schedules at fixed hours (`30 2 * * *`), which run once per wall-clock time."""
@@ -182,7 +178,7 @@ def parse_schedule(text: str, timezone: tzinfo) -> Schedule:
 def _cron_problem(cron: str, timezone: tzinfo) -> str:
     """APScheduler's complaint about a 5-field cron expression, or "" (cached: plans repeat schedules)."""
     try:
-        make_trigger(Schedule(text=cron, kind="cron", cron=cron), timezone)
+        cached_trigger(Schedule(text=cron, kind="cron", cron=cron), timezone)  # scheduling reuses it
     except ValueError as error:
         return str(error)
     return ""
@@ -367,15 +363,6 @@ def unschedule(scheduler: Any, key: str) -> None:
 def scheduled_keys(scheduler: Any) -> set[str]:
     """The keys of the scheduler's jobs."""
     return {job.id for job in scheduler.get_jobs()}
-
-
-def next_fire_time(scheduler: Any, key: str) -> datetime | None:
-    """When the scheduler job `key` fires next (None: no such job, or it is done)."""
-    job = scheduler.get_job(key)
-    if job is None:
-        return None
-    upcoming: datetime | None = getattr(job, "next_run_time", None)
-    return upcoming
 
 
 def skip_ahead(scheduler: Any, now: datetime) -> None:

@@ -45,7 +45,7 @@ def due_lines(
     from backupplan.scheduler.reconcile import writes
 
     loaded = reconciliation.loaded
-    due = [item for item in reconciliation.assessments if item.run]
+    due = reconciliation.due
     rest = [item for item in reconciliation.assessments if not item.run]
     if not_due == "acted":
         rest = [item for item in rest if writes(item)]
