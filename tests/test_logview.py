@@ -5,13 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from backupplan.logview import LogLine, all_log_files, parse_line, read_recent_log_lines, run_of
-
-
-def write_log(logs: Path, job: str, run: str, lines: list[bytes]) -> Path:
-    path = logs / job / f"{run}.log"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"\n".join(lines) + b"\n")
-    return path
+from tests.log_files import write_log
 
 
 def two_jobs(logs: Path) -> None:

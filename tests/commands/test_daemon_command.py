@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import backupplan_env
+from tests.procs import processes_mentioning
 from tests.trees import build
 
 pytestmark = pytest.mark.slow
@@ -84,19 +85,6 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, what: str = 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what or predicate}")
         time.sleep(0.05)
-
-
-def processes_mentioning(text: str) -> list[int]:
-    """Pids of processes whose command line contains `text` (engine children)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if text.encode() in (entry / "cmdline").read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
 
 
 def at(record: dict[str, Any]) -> datetime:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import backupplan_env
+from tests.log_files import write_log
 
 PLAN = """\
 version: 1
@@ -23,13 +24,6 @@ jobs:
   mail: {engine: rsync, source: src, destination: out/mail}
   fresh: {engine: rsync, source: src, destination: out/fresh}
 """
-
-
-def write_log(state_dir: Path, job: str, run: str, lines: list[bytes]) -> Path:
-    path = state_dir / "logs" / job / f"{run}.log"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"".join(line + b"\n" for line in lines))
-    return path
 
 
 @pytest.fixture(autouse=True)
@@ -42,9 +36,9 @@ def plan(tmp_path: Path) -> Path:
     path = tmp_path / "backups.yaml"
     path.write_text(PLAN)
     state = tmp_path / ".backupplan"
-    write_log(state, "photos", "20261127T020000Z-aaaa", [b"2026-11-27T02:00:00Z [rsync] yesterday"])
+    write_log(state / "logs", "photos", "20261127T020000Z-aaaa", [b"2026-11-27T02:00:00Z [rsync] yesterday"])
     write_log(
-        state,
+        state / "logs",
         "photos",
         "20261128T020000Z-bbbb",
         [
@@ -53,7 +47,7 @@ def plan(tmp_path: Path) -> Path:
         ],
     )
     write_log(
-        state,
+        state / "logs",
         "mail",
         "20261128T020003Z-cccc",
         [
@@ -129,7 +123,9 @@ def test_since_keeps_exactly_the_lines_of_the_last_duration(tmp_path: Path, cli)
     texts = [
         f"{stamp} [rsync] {minutes} min ago" for stamp, minutes in zip(stamps, (180, 61, 59, 1), strict=True)
     ]
-    write_log(tmp_path / ".backupplan", "mail", "20261128T020003Z-cccc", [text.encode() for text in texts])
+    write_log(
+        tmp_path / ".backupplan" / "logs", "mail", "20261128T020003Z-cccc", [text.encode() for text in texts]
+    )
     result = cli(["logs", "--since", "1h", "-p", str(tmp_path / "backups.yaml")])
     assert [line.rsplit("] ", 1)[1] for line in lines_of(result.out)] == ["59 min ago", "1 min ago"]
     assert lines_of(cli(["logs", "--since", "2h30m", "-p", str(tmp_path / "backups.yaml")]).out)[0].endswith(
@@ -142,7 +138,7 @@ def test_since_keeps_exactly_the_lines_of_the_last_duration(tmp_path: Path, cli)
 def test_hostile_bytes_are_shown_safely(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "backups.yaml").write_text(PLAN)
     write_log(
-        tmp_path / ".backupplan",
+        tmp_path / ".backupplan" / "logs",
         "mail",
         "20261128T020003Z-cccc",
         [
@@ -161,7 +157,7 @@ def test_hostile_bytes_are_shown_safely(tmp_path: Path, cli) -> None:  # type: i
 
 def test_secrets_of_the_plan_are_masked(plan: Path, cli) -> None:  # type: ignore[no-untyped-def]
     write_log(
-        plan.parent / ".backupplan", "photos", "20261128T030000Z-dddd",
+        plan.parent / ".backupplan" / "logs", "photos", "20261128T030000Z-dddd",
         [b"2026-11-28T03:00:00Z [hook] password is hunter2-secret"],
     )  # fmt: skip
     result = cli(["logs", "photos", "--last", "-p", str(plan)])
@@ -267,8 +263,8 @@ def test_the_grep_prefilter_changes_no_result(tmp_path: Path) -> None:
 
     registry.add("hunter2-secret", "NAS_PASSWORD")
     logs = tmp_path / "logs"
-    write_log(tmp_path, "mail", "20261128T020003Z-cccc", TRICKY)
-    write_log(tmp_path, "photos", "20261128T020000Z-bbbb", list(reversed(TRICKY)))
+    write_log(tmp_path / "logs", "mail", "20261128T020003Z-cccc", TRICKY)
+    write_log(tmp_path / "logs", "photos", "20261128T020000Z-bbbb", list(reversed(TRICKY)))
     for text in PATTERNS:
         pattern = compile_grep(text)
         assert pattern is not None
@@ -288,7 +284,12 @@ def test_a_user_who_may_not_read_the_logs_gets_an_error_not_a_crash(as_nobody: l
     try:
         root.chmod(0o755)
         (root / "backups.yaml").write_text("version: 1\njobs: {}\n")
-        write_log(root / ".backupplan", "mail", "20261128T020003Z-cccc", [b"2026-11-28T02:00:03Z [rsync] x"])
+        write_log(
+            root / ".backupplan" / "logs",
+            "mail",
+            "20261128T020003Z-cccc",
+            [b"2026-11-28T02:00:03Z [rsync] x"],
+        )
         (root / ".backupplan").chmod(0o700)
         result = subprocess.run(
             [*as_nobody, sys.executable, "-m", "backupplan", "logs", "--plan", str(root / "backups.yaml")],

@@ -16,6 +16,7 @@ import pytest
 from backupplan.engines import Difference, Engine, Outcome, Progress, TransferSpec, TransferStats, judge
 from backupplan.engines.base import VerifyMode
 from backupplan.execute import ChildIdentity, ProcessResult, run_process
+from tests.procs import assert_nothing_left_running
 
 
 @dataclass
@@ -96,29 +97,11 @@ def command_line(identity: ChildIdentity, program: str) -> bytes:
     return line
 
 
-def processes_mentioning(text: str) -> list[tuple[int, str]]:
-    """Return (pid, command line) of every living process whose command line contains `text`."""
-    found = []
-    needle = text.encode()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes()
-            state = (entry / "stat").read_bytes().rsplit(b")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if needle in command and state != b"Z":
-            found.append((int(entry.name), command.replace(b"\0", b" ").decode(errors="replace")))
-    return found
-
-
 @pytest.fixture(autouse=True)
 def _nothing_left_running(tmp_path: Path) -> Iterator[None]:
     """Fail a test that leaves behind a process working on its files."""
     yield
-    leftovers = processes_mentioning(str(tmp_path))
-    assert leftovers == [], f"processes left running: {leftovers}"
+    assert_nothing_left_running(tmp_path)
 
 
 @pytest.fixture

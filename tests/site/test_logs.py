@@ -6,13 +6,7 @@ import os
 from pathlib import Path
 
 from backupplan.site.logs import LONGEST_LINE, LogLine, lines_backwards, parse_line, read_recent_log_lines
-
-
-def write_log(logs: Path, job: str, run: str, lines: list[bytes]) -> Path:
-    path = logs / job / f"{run}.log"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"\n".join(lines) + b"\n")
-    return path
+from tests.log_files import write_log
 
 
 def test_the_last_lines_across_jobs_come_oldest_first(tmp_path: Path) -> None:

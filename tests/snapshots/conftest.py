@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,6 +14,7 @@ import pytest
 
 from backupplan.runner import RunResult
 from backupplan.snapshots import Listing, read_listing
+from tests.procs import assert_nothing_left_running
 from tests.snapshots import trees
 
 
@@ -95,25 +95,8 @@ def at(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
 
 
-def processes_mentioning(text: str) -> list[tuple[int, str]]:
-    """(pid, command line) of every living process whose command line contains `text`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes()
-            state = (entry / "stat").read_bytes().rsplit(b")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if text.encode() in command and state != b"Z":
-            found.append((int(entry.name), command.replace(b"\0", b" ").decode(errors="replace")))
-    return found
-
-
 @pytest.fixture(autouse=True)
 def _nothing_left_running(tmp_path: Path) -> Iterator[None]:
     """Fail a test that leaves a process (rsync, cp, rm, backupplan) working on its files."""
     yield
-    leftovers = processes_mentioning(str(tmp_path))
-    assert leftovers == [], f"processes left running: {leftovers}"
+    assert_nothing_left_running(tmp_path)

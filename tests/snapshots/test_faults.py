@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import backupplan_env
+from tests.procs import processes_mentioning
 from tests.snapshots import trees
-from tests.snapshots.conftest import SnapshotJob, at, processes_mentioning
+from tests.snapshots.conftest import SnapshotJob, at
 
 pytestmark = pytest.mark.slow
 
