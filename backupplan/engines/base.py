@@ -334,6 +334,33 @@ def safe_operand(text: str) -> str:
     return "./" + text if text.startswith("-") else text
 
 
+def operands(spec: TransferSpec) -> list[str]:
+    """The source and destination operands of an engine's argv, after `--`, local paths made safe."""
+    return [
+        "--",
+        *(
+            safe_operand(text) if location_kind(text) == "local" else text
+            for text in (spec.source, spec.destination)
+        ),
+    ]
+
+
+def program_version(
+    argv: Sequence[str], pattern: re.Pattern[str], env: Mapping[str, str] | None
+) -> str | None:
+    """Run `argv` (a program's version command) and return `pattern`'s first group from its output,
+    or None when the program cannot be run, fails, or says something else."""
+    from backupplan.errors import EngineError
+    from backupplan.execute import run_short
+
+    try:
+        result = run_short(list(argv), env=env)
+    except EngineError:
+        return None
+    match = pattern.search(decode(result.stdout))
+    return match[1] if match and result.exit_code == 0 else None
+
+
 def seconds(value: float) -> int:
     """Given a duration, return whole seconds, at least 1 (engines take integers)."""
     return max(1, round(value))

@@ -26,12 +26,12 @@ from backupplan.engines.base import (
     decode,
     location_kind,
     one_line,
-    safe_operand,
+    operands,
+    program_version,
     seconds,
     verification_outcome,
 )
 from backupplan.errors import EngineError
-from backupplan.execute import run_short
 
 LOW_LEVEL_RETRIES = 3
 
@@ -240,15 +240,6 @@ class RcloneEngine:
         options += [f"--filter=- {pattern}" for pattern in spec.exclude]
         return options
 
-    def _operands(self, spec: TransferSpec) -> list[str]:
-        return [
-            "--",
-            *(
-                safe_operand(text) if location_kind(text) == "local" else text
-                for text in (spec.source, spec.destination)
-            ),
-        ]
-
     def argv(self, spec: TransferSpec) -> tuple[str, ...]:
         """Given a transfer, return rclone's argv (pure: no I/O); raise EngineError when the source
         or destination carries a credential, or asks for snapshots (rsync only)."""
@@ -267,7 +258,7 @@ class RcloneEngine:
             options.append(f"--bwlimit={spec.bandwidth}B")
         if spec.dry_run:
             options.append("--dry-run")
-        return (self.program, command, *options, *spec.extra_args, *self._operands(spec))
+        return (self.program, command, *options, *spec.extra_args, *operands(spec))
 
     def verify_argv(self, spec: TransferSpec, mode: VerifyMode) -> tuple[str, ...]:
         """Given a transfer and `quick` (sizes) or `checksum` (hashes), return the argv of
@@ -278,7 +269,7 @@ class RcloneEngine:
             options.append("--one-way")
         if mode == "quick":
             options.append("--size-only")
-        return (self.program, "check", *options, *spec.extra_args, *self._operands(spec))
+        return (self.program, "check", *options, *spec.extra_args, *operands(spec))
 
     def environment(self, spec: TransferSpec, base: Mapping[str, str]) -> dict[str, str]:
         """Given the base environment, return the child's: the job's env added (credentials as
@@ -314,9 +305,4 @@ class RcloneEngine:
 
     def version(self, env: Mapping[str, str] | None = None) -> str | None:
         """Return the installed rclone's version (`1.60.1-DEV`), or None when it cannot be run."""
-        try:
-            result = run_short([self.program, "version"], env=env)
-        except EngineError:
-            return None
-        match = _VERSION.search(decode(result.stdout))
-        return match[1] if match and result.exit_code == 0 else None
+        return program_version([self.program, "version"], _VERSION, env)

@@ -25,12 +25,11 @@ from backupplan.engines.base import (
     decode,
     location_kind,
     one_line,
-    safe_operand,
+    operands,
+    program_version,
     seconds,
     verification_outcome,
 )
-from backupplan.errors import EngineError
-from backupplan.execute import run_short
 
 EXIT_CODES: Mapping[int, ExitMeaning] = {
     0: ExitMeaning("ok", "transfer complete"),
@@ -329,15 +328,6 @@ class RsyncEngine:
         options += [f"--exclude={pattern}" for pattern in spec.exclude]
         return options
 
-    def _operands(self, spec: TransferSpec) -> list[str]:
-        return [
-            "--",
-            *(
-                safe_operand(text) if location_kind(text) == "local" else text
-                for text in (spec.source, spec.destination)
-            ),
-        ]
-
     def argv(self, spec: TransferSpec) -> tuple[str, ...]:
         """Given a transfer, return rsync's argv (pure: no I/O)."""
         options = self._options(spec)
@@ -346,7 +336,7 @@ class RsyncEngine:
             options.append(f"--link-dest={spec.link_dest}")
         if spec.dry_run:
             options.append("--dry-run")
-        return (self.program, *options, *spec.extra_args, *self._operands(spec))
+        return (self.program, *options, *spec.extra_args, *operands(spec))
 
     def verify_argv(self, spec: TransferSpec, mode: VerifyMode) -> tuple[str, ...]:
         """Given a transfer and `quick` (sizes and times) or `checksum` (contents), return the argv of
@@ -355,7 +345,7 @@ class RsyncEngine:
         if mode == "checksum" and "--checksum" not in options:
             options.append("--checksum")
         options += ["--dry-run", "--itemize-changes"]
-        return (self.program, *options, *spec.extra_args, *self._operands(spec))
+        return (self.program, *options, *spec.extra_args, *operands(spec))
 
     def environment(self, spec: TransferSpec, base: Mapping[str, str]) -> dict[str, str]:
         """Given the base environment, return the child's: the job's env added (RSYNC_PASSWORD
@@ -389,9 +379,4 @@ class RsyncEngine:
 
     def version(self, env: Mapping[str, str] | None = None) -> str | None:
         """Return the installed rsync's version (`3.2.7`), or None when it cannot be run."""
-        try:
-            result = run_short([self.program, "--version"], env=env)
-        except EngineError:
-            return None
-        match = _VERSION.search(decode(result.stdout))
-        return match[1] if match and result.exit_code == 0 else None
+        return program_version([self.program, "--version"], _VERSION, env)
