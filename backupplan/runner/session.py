@@ -318,7 +318,7 @@ class Session:
             + (f": {reason}" if reason else "")
             + f" after {duration:.1f}s; {stats.files_transferred} files, {stats.bytes_transferred} bytes",
         )
-        log.close()
+        self._close_log(job_id, run_id, log)
         self.journal.append("run.finished", job=job_id, run=run_id, data={
             "status": status, "exit_code": outcome.exit_code, "bytes": stats.bytes_transferred,
             "files": stats.files_transferred, "duration": round(duration, 3), "attempts": attempts,
@@ -359,7 +359,7 @@ class Session:
             "shutdown": "stopped because the daemon shut down",
         }.get(reason, reason)
         log.line("backupplan", f"run interrupted: {text}; the next run resumes from what was copied")
-        log.close()
+        self._close_log(job_id, run_id, log)
         self.journal.append(
             "run.interrupted", job=job_id, run=run_id, data={"reason": reason, "message": text}
         )
@@ -445,6 +445,12 @@ class Session:
                 self.publisher.progress()
 
         return handle
+
+    def _close_log(self, job_id: str, run_id: str, log: RunLog) -> None:
+        """Close the run's log and say so when it could not be written (the run itself went on)."""
+        log.close()
+        if log.error is not None:
+            self._note(job_id, run_id, f"the run's log is incomplete: {log.error}")
 
     def _note(self, job_id: str, run_id: str, text: str) -> None:
         self.on_event(RunEvent("note", job_id, run_id, message=mask(text)))

@@ -221,3 +221,16 @@ def test_progress_lines_when_output_is_not_a_terminal(tmp_path: Path, run_backup
     assert lines[0].startswith("j: started (run ")
     assert any(line.startswith("j: succeeded in ") and line.endswith("1 files, 4.0 MiB") for line in lines)
     assert "\x1b[" not in result.stdout  # no cursor movement when piped
+
+
+def test_a_log_that_cannot_be_written_is_reported_and_the_backup_still_runs(
+    tmp_path: Path, run_backupplan
+) -> None:  # type: ignore[no-untyped-def]
+    build(tmp_path / "src", {b"a.txt": b"a"})
+    plan = write_plan(tmp_path, "  j:\n    engine: rsync\n    source: src\n    destination: out\n")
+    (tmp_path / ".backupplan" / "logs").mkdir(parents=True)
+    (tmp_path / ".backupplan" / "logs" / "j").write_text("a file where the job's log folder belongs")
+    result = run_backupplan(["run", "--plan", str(plan), "j"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "the run's log is incomplete: " in result.stdout + result.stderr
+    assert describe(tmp_path / "out") == describe(tmp_path / "src")
