@@ -9,7 +9,6 @@ destination (writability is asked with access(2), see backupplan.doctor.files).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,21 +21,14 @@ from backupplan.doctor.files import (
     space_text,
     why_not_writable,
 )
-from backupplan.doctor.model import Check, Context, Status
-from backupplan.doctor.probes import Once, remote_probe, run_probes
+from backupplan.doctor.model import Check, Context
+from backupplan.doctor.probes import Once, _check, remote_probe, run_probes
 from backupplan.plan.locations import Location, parse_location
 
 if TYPE_CHECKING:
     from backupplan.plan.load import LoadedPlan
 
 UNREADABLE_HINT = "run backupplan as a user that may read it, or change its owner or mode"
-
-
-def _check(
-    name: str, status: Status, message: str, hint: str | None = None, facts: Mapping[str, Any] | None = None
-) -> Check:
-    job, role = name.rsplit(".", 1)
-    return Check("locations", name, status, f"{job}: {role} {message}", hint, facts or {})
 
 
 def location_checks(loaded: LoadedPlan, context: Context) -> list[Check]:

@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,6 @@ class LoadedPlan:
     plan: Plan
     timezone: tzinfo
     digest: str
-    raw_jobs: Mapping[str, Mapping[str, Any]] = field(repr=False)
 
     @property
     def base_dir(self) -> Path:
@@ -307,7 +306,7 @@ def _build(
             f"this backupplan reads version {SUPPORTED_VERSION}; a newer plan needs a newer backupplan",
         )
 
-    settings = _validate_settings(data.get("settings"), add, locator)
+    settings = _validate_settings(data.get("settings"), add)
     timezone = _timezone(settings)
     context = {"timezone": timezone}
 
@@ -322,7 +321,7 @@ def _build(
         )
         defaults = {}
     else:
-        _validate_defaults(defaults, add, locator, context)
+        _validate_defaults(defaults, add, context)
 
     jobs: dict[str, Job] = {}
     raw_jobs = data.get("jobs")
@@ -336,7 +335,7 @@ def _build(
         )
         raw_jobs = {}
     for job_id, raw in raw_jobs.items():
-        job = _validate_job(job_id, raw, defaults, add, locator, context)
+        job = _validate_job(job_id, raw, defaults, add, context)
         if job is not None:
             job = _inherit(job, settings or Settings())
             for check in checks.check_job(str(job_id), job, absolute.parent):
@@ -354,11 +353,10 @@ def _build(
         plan=plan,
         timezone=timezone,
         digest=_digest(plan),
-        raw_jobs=raw_jobs,
     )
 
 
-def _validate_settings(raw: Any, add: Any, locator: Locator | None) -> Settings | None:
+def _validate_settings(raw: Any, add: Any) -> Settings | None:
     from pydantic import ValidationError
 
     if raw is None:
@@ -374,9 +372,7 @@ def _validate_settings(raw: Any, add: Any, locator: Locator | None) -> Settings 
         return None
 
 
-def _validate_defaults(
-    defaults: Mapping[str, Any], add: Any, locator: Locator | None, context: dict[str, Any]
-) -> None:
+def _validate_defaults(defaults: Mapping[str, Any], add: Any, context: dict[str, Any]) -> None:
     from pydantic import ValidationError
 
     trial = {**_DEFAULTS_STUB, **defaults}
@@ -393,7 +389,6 @@ def _validate_job(
     raw: Any,
     defaults: Mapping[str, Any],
     add: Any,
-    locator: Locator | None,
     context: dict[str, Any],
 ) -> Job | None:
     from pydantic import ValidationError
