@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from itertools import islice
 
 import click
@@ -16,13 +15,9 @@ HISTORY_FORMAT = 1
 
 def unknown_job(job: str, known: set[str]) -> click.BadParameter:
     """The error for a job id that is neither in the plan nor in the journal."""
-    close = difflib.get_close_matches(job, sorted(known), n=1, cutoff=0.6)
-    if close:
-        hint = f"did you mean {close[0]!r}?"
-    elif known:
-        hint = "known jobs: " + ", ".join(sorted(known))
-    else:
-        hint = "no job has been planned or run yet"
+    from backupplan.plan.messages import suggest
+
+    hint = suggest(job, known, label="known jobs") or "no job has been planned or run yet"
     return click.BadParameter(f"no job {job!r} in the plan or the journal; {hint}", param_hint="JOB")
 
 

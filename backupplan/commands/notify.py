@@ -9,7 +9,6 @@ listed (they are pinged at the job's next run).
 
 from __future__ import annotations
 
-import difflib
 import socket
 
 import click
@@ -19,6 +18,7 @@ from backupplan.notify.message import render_test
 from backupplan.notify.ping import PingError, build_ping, flavour, send_ping
 from backupplan.notify.send import DeliveryError, deliver, plan_targets
 from backupplan.plan.load import load_plan
+from backupplan.plan.messages import suggest
 from backupplan.secrets import mask
 
 _FLAVOUR_NAMES = {"healthchecks": "healthchecks", "uptime_kuma": "Uptime Kuma", "cronitor": "Cronitor"}
@@ -30,8 +30,7 @@ def notify_test_command(plan_path: str, job: str | None) -> int:
     loaded = load_plan(plan_path)
     plan = loaded.plan
     if job is not None and job not in plan.jobs:
-        close = difflib.get_close_matches(job, list(plan.jobs), n=1)
-        hint = f"did you mean {close[0]!r}?" if close else "jobs: " + (", ".join(sorted(plan.jobs)) or "none")
+        hint = suggest(job, plan.jobs, label="jobs") or "jobs: none"
         raise BackupplanError(f"{loaded.display_path} has no job {job!r} ({hint})")
     targets = plan_targets(plan, job)
     pings = [

@@ -22,7 +22,7 @@ def check_job_ids(loaded: LoadedPlan, job_ids: Sequence[str]) -> None:
     """Raise BackupplanError naming an unknown job (with "did you mean")."""
     for job_id in job_ids:
         if job_id not in loaded.jobs:
-            hint = suggest(job_id, loaded.jobs).replace("valid keys", "jobs in the plan")
+            hint = suggest(job_id, loaded.jobs, label="jobs in the plan")
             raise BackupplanError(f"no job {job_id!r} in {loaded.display_path} ({hint})")
 
 

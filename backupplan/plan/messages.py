@@ -47,13 +47,14 @@ class Located:
     at_key: bool = False
 
 
-def suggest(word: str, choices: Iterable[str]) -> str:
-    """Return a "did you mean …?" hint for a close match, else the list of choices."""
+def suggest(word: str, choices: Iterable[str], *, label: str = "valid keys") -> str:
+    """Return a "did you mean …?" hint for a close match, else `label: ` and the list of choices
+    ("" when there are none)."""
     options = sorted(choices)
     close = difflib.get_close_matches(str(word), options, n=1, cutoff=0.6)
     if close:
         return f"did you mean {close[0]!r}?"
-    return "valid keys: " + ", ".join(options) if options else ""
+    return f"{label}: " + ", ".join(options) if options else ""
 
 
 def problems_from_validation(
