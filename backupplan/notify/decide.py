@@ -65,6 +65,14 @@ class NotifyState:
         }
 
     @classmethod
+    def from_note(cls, note: Mapping[str, Any] | None) -> NotifyState:
+        """The state kept in a job's `notify` note; a fresh one when it is missing or damaged."""
+        try:
+            return cls.from_data(note or {})
+        except ValueError:
+            return cls()
+
+    @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> NotifyState:
         """Given `to_data()` output, return the state; raise ValueError on a malformed timestamp."""
         return cls(

@@ -11,7 +11,7 @@ restart; see backupplan.notify.decide.replay). Final delivery failures reach `on
 from __future__ import annotations
 
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -66,6 +66,14 @@ class Report:
         target, and one per failure or overdue notice even without targets (the rules' state
         needs those); a success nobody asked for leaves no record."""
         return [entry.record() for entry in self.sent if entry.targets or entry.notice.event in _REMEMBERED]
+
+    def journal(self, append: Callable[..., object], job: str, run: str | None, before: NotifyState) -> None:
+        """Journal, through `append` (a Journal's), what was sent (`notify.sent`) and, when it
+        changed from `before`, the job's new state (a `job.note`)."""
+        for data in self.records():
+            append("notify.sent", job=job, run=run, data=data)
+        if self.state != before:
+            append("job.note", job=job, data={"notify": self.state.to_data()})
 
 
 class Notifications:

@@ -390,10 +390,7 @@ class Session:
         from backupplan.notify.decide import NotifyState
 
         assert self.notifications is not None
-        try:
-            state = NotifyState.from_data(notes)
-        except ValueError:
-            state = NotifyState()
+        state = NotifyState.from_note(notes)
         summary = {
             "job": job_id,
             "run": result.run,
@@ -414,10 +411,7 @@ class Session:
         else:
             tail = read_tail(result.log) if result.log else ""
             report = self.notifications.run_finished(state, summary, log_tail=tail)
-        for data in report.records():
-            self.journal.append("notify.sent", job=job_id, run=result.run, data=data)
-        if report.state != state:
-            self.journal.append("job.note", job=job_id, data={"notify": report.state.to_data()})
+        report.journal(self.journal.append, job_id, result.run, state)
 
     # -- progress, notes, pause requests -------------------------------------------------------------
 

@@ -69,14 +69,7 @@ def notify_overdue(journal: Journal, notifications: Notifications, item: Overdue
     from backupplan.notify.decide import NotifyState
 
     job_state = journal.state.jobs.get(item.job)
-    notes = (job_state.notes.get("notify") if job_state is not None else None) or {}
-    try:
-        state = NotifyState.from_data(notes)
-    except ValueError:
-        state = NotifyState()
+    state = NotifyState.from_note(job_state.notes.get("notify") if job_state is not None else None)
     report = notifications.overdue(state, item.job, now=now, last_success=item.last_success)
-    for data in report.records():
-        journal.append("notify.sent", job=item.job, data=data)
-    if report.state != state:
-        journal.append("job.note", job=item.job, data={"notify": report.state.to_data()})
+    report.journal(journal.append, item.job, None, state)
     return bool(report.sent)

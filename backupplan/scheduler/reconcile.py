@@ -213,11 +213,7 @@ def notify_interrupted(
     from backupplan.notify.decide import NotifyState
 
     job_state = journal.state.jobs.get(recovery.job)
-    notes = (job_state.notes.get("notify") if job_state is not None else None) or {}
-    try:
-        state = NotifyState.from_data(notes)
-    except ValueError:
-        state = NotifyState()
+    state = NotifyState.from_note(job_state.notes.get("notify") if job_state is not None else None)
     report = notifications.interrupted(
         state,
         recovery.job,
@@ -225,10 +221,7 @@ def notify_interrupted(
         at=now,
         detail=f"backupplan stopped before the run ended (crash or power cut); {recovery.message}",
     )
-    for data in report.records():
-        journal.append("notify.sent", job=recovery.job, run=recovery.run, data=data)
-    if report.state != state:
-        journal.append("job.note", job=recovery.job, data={"notify": report.state.to_data()})
+    report.journal(journal.append, recovery.job, recovery.run, state)
 
 
 def journal_missed(journal: Journal, job: str, missed: Slots, action: str, now: datetime) -> None:
