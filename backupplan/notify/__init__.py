@@ -1,7 +1,7 @@
 """Notifications and monitoring pings: never let a backup fail silently.
 
 - `decide`: pure rules — which events (failure, recovery, success, overdue, interrupted) a job's new
-  facts call for, and the small per-job state they need (rebuilt from the journal by `replay`).
+  facts call for, and the small per-job state they need (kept in the job's `notify` note).
 - `message`: one masked title and body per notice.
 - `send`: targets (settings + job, merged) and one delivery through apprise.
 - `ping`: healthchecks-style pings (healthchecks, Uptime Kuma push, Cronitor) with urllib.

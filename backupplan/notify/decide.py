@@ -18,9 +18,9 @@ attempt is one succeeded run. The rules (docs/notifications.md tells users the s
 - `skipped` runs (the network did not answer, …) send nothing and change nothing: a job that keeps
   skipping becomes overdue, and that is reported.
 
-The state these rules need is `NotifyState`. It survives restarts through the journal: `replay`
-rebuilds it from `run.finished` and `notify.sent` records, folding them with the same two functions
-(`observe_run`, `mark_sent`) the live decisions use, so a replayed state equals the live one.
+The state these rules need is `NotifyState`. It survives restarts through the journal: the caller
+keeps `to_data()` in the job's `notify` note (a `job.note` record, folded into the job's notes and
+kept by compaction) and reads it back with `NotifyState.from_note`.
 """
 
 from __future__ import annotations
@@ -254,35 +254,6 @@ def sent_record(notice: Notice, targets: Iterable[str]) -> dict[str, Any]:
         "reminder": notice.reminder,
         "targets": list(targets),
     }
-
-
-def replay(records: Iterable[Mapping[str, Any]]) -> dict[str, NotifyState]:
-    """Given journal records in order, return every job's NotifyState.
-
-    Reads `run.finished` (`job`, `data.status`, `data.finished_at` or `ts`), `notify.sent`
-    (`job`, `data.event`, `data.at` or `ts`), `notify.checkpoint` (`job`, `data` = `to_data()`,
-    written by compaction) and `job.removed`; ignores every other type.
-    """
-    states: dict[str, NotifyState] = {}
-    for record in records:
-        kind = record.get("type")
-        job = record.get("job")
-        data = record.get("data") or {}
-        if not isinstance(job, str):
-            continue
-        if kind == "run.finished":
-            at = parse_time(data.get("finished_at")) or parse_time(record.get("ts"))
-            if at is not None:
-                states[job] = observe_run(states.get(job, NotifyState()), str(data.get("status")), at)
-        elif kind == "notify.sent":
-            at = parse_time(data.get("at")) or parse_time(record.get("ts"))
-            if at is not None:
-                states[job] = mark_sent(states.get(job, NotifyState()), str(data.get("event")), at)
-        elif kind == "notify.checkpoint":
-            states[job] = NotifyState.from_data(data)
-        elif kind == "job.removed":
-            states.pop(job, None)
-    return states
 
 
 def parse_time(value: object) -> datetime | None:

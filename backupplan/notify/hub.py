@@ -3,8 +3,8 @@
 One `Notifications` per process. Every method returns at once: delivery happens on the outbox's
 threads, so a slow, down or failing receiver never changes a run's status nor delays it. The
 methods that decide return a `Report`: the job's new `NotifyState` (keep it) and the notices sent,
-whose `records()` the caller journals as `notify.sent` (that is what makes the state survive a
-restart; see backupplan.notify.decide.replay). Final delivery failures reach `on_failure` as
+which `Report.journal` records as `notify.sent`, and as the job's `notify` note (that is what
+makes the state survive a restart). Final delivery failures reach `on_failure` as
 `Undelivered` (journal them as `notify.failed`), from a background thread.
 """
 
@@ -38,7 +38,8 @@ from backupplan.secrets import mask
 # How long a command that exits (`run`, `apply`) waits for queued notifications: enough for the
 # three tries of a slow target, short enough that a dead network never hangs cron.
 EXIT_FLUSH_TIMEOUT = 30.0
-# The events whose notify.sent records the rules read back (backupplan.notify.decide.mark_sent).
+# Events journaled as notify.sent even when no target wanted them: the history shows every failure
+# and overdue episode the rules counted.
 _REMEMBERED = frozenset({"failure", "overdue"})
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +13,6 @@ from backupplan.notify.decide import (
     decide_overdue,
     decide_run,
     parse_time,
-    replay,
     sent_record,
 )
 
@@ -193,10 +193,11 @@ def test_state_round_trips_through_json_data() -> None:
     assert NotifyState.from_data({}) == NotifyState()
 
 
-def test_replaying_the_journal_gives_the_live_state() -> None:
-    """Fold the records a caller journals for a day of events; the result equals the live state."""
+def test_the_state_kept_in_the_job_note_survives_a_restart() -> None:
+    """A day of events; after each, the state goes through the `job.note` a caller journals
+    (`to_data`, then `from_data` at the next start) and comes back equal to the live one."""
     live: dict[str, NotifyState] = {}
-    records: list[dict[str, Any]] = []
+    restarted: dict[str, NotifyState] = {}
     timeline: list[tuple[str, str, datetime]] = [
         ("photos", "failed", START),
         ("music", "succeeded", START),
@@ -207,38 +208,18 @@ def test_replaying_the_journal_gives_the_live_state() -> None:
         ("music", "failed", START + timedelta(hours=41)),
     ]
     for job, what, at in timeline:
-        state = live.get(job, NotifyState())
+        state = restarted.get(job, NotifyState())  # every event in a new process, as with cron
         if what == "overdue":
             decision = decide_overdue(state, job, now=at, last_success=None)
         else:
             summary = {"job": job, "run": f"{job}-{at:%H}", "status": what, "finished_at": at.isoformat()}
             decision = decide_run(state, summary)
-            records.append({"type": "run.finished", "job": job, "ts": "ignored", "data": summary})
-        for notice in decision.notices:
-            records.append(
-                {
-                    "type": "notify.sent",
-                    "job": job,
-                    "ts": "2030-01-01T00:00:00Z",
-                    "data": sent_record(notice, []),
-                }
-            )
         live[job] = decision.state
-    records.append({"type": "run.started", "job": "photos", "data": {}})
-    assert replay(records) == live
+        restarted[job] = NotifyState.from_note(json.loads(json.dumps(decision.state.to_data())))
+    assert restarted == live
     assert live["photos"].failure_sent_at == START + timedelta(hours=30)  # the daemon's reminder
     assert live["music"].overdue_sent_at == START + timedelta(hours=40)
     assert live["music"].failure_sent_at == START + timedelta(hours=41)
-
-
-def test_replay_reads_checkpoints_and_forgets_removed_jobs() -> None:
-    checkpoint = NotifyState(failing_since=START, failed_runs=4, failure_sent_at=START)
-    records = [
-        {"type": "notify.checkpoint", "job": "photos", "data": checkpoint.to_data()},
-        {"type": "notify.checkpoint", "job": "old", "data": checkpoint.to_data()},
-        {"type": "job.removed", "job": "old", "data": {}},
-    ]
-    assert replay(records) == {"photos": checkpoint}
 
 
 def test_sent_record_is_exact() -> None:
