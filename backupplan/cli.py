@@ -121,7 +121,7 @@ def systemd(plan_path: str, daemon: bool, write_to: str | None) -> int:
       backupplan systemd --plan /etc/backupplan/backups.yaml
       backupplan systemd --daemon --write-to /etc/systemd/system
     """
-    from backupplan.commands.ossched import systemd_command
+    from backupplan.commands.timers import systemd_command
 
     return systemd_command(plan_path, daemon=daemon, write_to=write_to)
 
@@ -141,7 +141,7 @@ def cron(plan_path: str, log: str | None) -> int:
       backupplan cron --plan /etc/backupplan/backups.yaml | crontab -
       backupplan cron --log /var/log/backupplan.log
     """
-    from backupplan.commands.ossched import cron_command
+    from backupplan.commands.timers import cron_command
 
     return cron_command(plan_path, log=log)
 

@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from backupplan.engines import ENGINES, Engine, TransferSpec
-from backupplan.execute import run_process
+from backupplan.process.execute import run_process
 
 HERE = Path(__file__).resolve().parent
 MAKE_TREE = Path(os.environ.get("MAKE_TREE", "/work/shared/bench/make_tree.py"))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from backupplan.procfs import group_members
+from backupplan.process.procfs import group_members
 
 
 def free_port() -> int:

@@ -24,7 +24,7 @@ def unknown_job(job: str, known: set[str]) -> click.BadParameter:
 def history_command(plan_path: str, job: str, *, state_dir: str | None, limit: int, as_json: bool) -> int:
     """Print the job's runs (running one first, then newest first); raise BadParameter for an
     unknown job id."""
-    from backupplan.status import run_summary
+    from backupplan.status.document import run_summary
 
     location = locate_state(plan_path, state_dir)
     with location.open_journal() as journal:

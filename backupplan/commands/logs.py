@@ -18,7 +18,7 @@ import click
 
 from backupplan.commands.status import StateLocation, locate_state
 from backupplan.errors import BackupplanError
-from backupplan.logview import LogLine, all_log_files, job_log_files, read_recent_log_lines, run_of
+from backupplan.logs.view import LogLine, all_log_files, job_log_files, read_recent_log_lines, run_of
 from backupplan.secrets import mask, registry
 from backupplan.site.text import neutralise
 
@@ -248,7 +248,7 @@ def follow_logs(
     neither a job nor a run, keep following every job's runs until Ctrl-C. Ctrl-C ends it quietly
     with 0: it is how a follow is meant to stop."""
     from backupplan.journal import Journal
-    from backupplan.logfollow import POLL_INTERVAL, Follower
+    from backupplan.logs.follow import POLL_INTERVAL, Follower
 
     styled = pattern is not None and sys.stdout.isatty()
     keep = matcher(pattern)

@@ -33,9 +33,9 @@ def open_journal(loaded: LoadedPlan) -> Journal:
 
 
 def make_session(loaded: LoadedPlan, journal: Journal, on_event: Callable[[Any], None]) -> Session:
-    """A Session with the site publisher and notifications wired to the journal."""
-    from backupplan.publish import Publisher
+    """A Session with the site site_feed and notifications wired to the journal."""
     from backupplan.runner import Session
+    from backupplan.status.sitefeed import SiteFeed
 
     def notify_failed(failure: Any) -> None:
         journal.append("notify.failed", job=failure.job, run=failure.run, data=failure.record())
@@ -54,7 +54,7 @@ def make_session(loaded: LoadedPlan, journal: Journal, on_event: Callable[[Any],
         loaded,
         journal,
         on_event=on_event,
-        publisher=Publisher(loaded, journal, on_error=site_problem),
+        site_feed=SiteFeed(loaded, journal, on_error=site_problem),
         notifications=notifications,
     )
 
@@ -120,8 +120,8 @@ def finish(session: Session) -> None:
         from backupplan.notify.hub import EXIT_FLUSH_TIMEOUT
 
         session.notifications.close(EXIT_FLUSH_TIMEOUT)
-    if session.publisher is not None:
-        session.publisher.close()
+    if session.site_feed is not None:
+        session.site_feed.close()
 
 
 def refusal_of(loaded: LoadedPlan, journal: Journal, job_id: str, *, force: bool) -> str | None:

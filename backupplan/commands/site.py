@@ -44,7 +44,7 @@ def site_build_command(plan_path: str) -> int:
     """Rebuild the whole site from the plan and the journal."""
     from backupplan.journal import Journal
     from backupplan.plan.load import load_plan
-    from backupplan.publish import build
+    from backupplan.status.sitefeed import build
 
     loaded = load_plan(plan_path)
     with Journal.open_or_read_only(

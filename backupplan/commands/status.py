@@ -56,7 +56,7 @@ def status_command(
 ) -> int:
     """Print the status table (or the JSON document); return 1 when the state dir cannot be
     written (the table is still printed), else 0."""
-    from backupplan.status import build_status
+    from backupplan.status.document import build_status
 
     location = locate_state(plan_path, state_dir)
     with location.open_journal() as journal:
@@ -142,7 +142,7 @@ def render_status(document: dict[str, Any], zone: tzinfo) -> str:
         ]
         lines += table(["JOB", "STATUS", "LAST RUN", "LAST SUCCESS", "NEXT RUN", "BYTES"], rows)
         lines.append("")
-    from backupplan.status import STATUS_NAMES
+    from backupplan.status.document import STATUS_NAMES
 
     summary = document["summary"]
     counted = [f"{summary[name]} {name.replace('_', ' ')}" for name in STATUS_NAMES if summary[name]]

@@ -17,9 +17,9 @@ def verify_command(plan_path: str, job_id: str, *, checksum: bool) -> int:
     from backupplan.commands.run import check_job_ids, open_journal
     from backupplan.journal import JobLock
     from backupplan.plan.load import load_plan
-    from backupplan.publish import Publisher
     from backupplan.runner.transfer import transfer_spec
     from backupplan.runner.verify import verify_copy
+    from backupplan.status.sitefeed import SiteFeed
 
     loaded = load_plan(plan_path)
     check_job_ids(loaded, [job_id])
@@ -44,11 +44,11 @@ def verify_command(plan_path: str, job_id: str, *, checksum: bool) -> int:
         journal = open_journal(loaded)
         try:
             journal.append("verify.finished", job=job_id, data=report.record())
-            publisher = Publisher(
+            site_feed = SiteFeed(
                 loaded, journal, on_error=lambda text: click.echo(f"warning: {text}", err=True)
             )
-            publisher.event([job_id])
-            publisher.close()
+            site_feed.event([job_id])
+            site_feed.close()
         finally:
             journal.close()
     for line in report.lines(SHOWN):

@@ -142,7 +142,7 @@ def _reason(error: OSError) -> str:
 def ssh_address(host: str) -> tuple[str, int]:
     """The host and port ssh would connect to for `host` (its config read by `ssh -G`), or
     (host, 22) when ssh cannot tell."""
-    from backupplan.execute import run_short
+    from backupplan.process.execute import run_short
 
     program = shutil.which("ssh")
     if program is None:
@@ -212,7 +212,7 @@ def rclone_probe(
     """List the job's remote path one level deep with the job's credentials (what a run reads first)."""
     from backupplan.engines import ENGINES
     from backupplan.engines.base import decode, one_line
-    from backupplan.execute import run_short
+    from backupplan.process.execute import run_short
     from backupplan.runner.transfer import transfer_spec
 
     facts: dict[str, Any] = {"kind": "rclone_remote", "location": location.text, "remote": location.host}

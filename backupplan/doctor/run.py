@@ -22,7 +22,7 @@ def diagnose(plan_path: str, context: Context) -> Report:
     written: the journal is read read-only, folders are looked at with access(2), remote places
     are only probed."""
     from backupplan.journal import Journal
-    from backupplan.status import build_status, stamp
+    from backupplan.status.document import build_status, stamp
 
     loaded, checks = load_checks(plan_path)
     checks += tool_checks(loaded)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from backupplan.doctor.model import Check, Status
-from backupplan.toolcheck import ToolReport, check_tools, installed_version
+from backupplan.status.tools import ToolReport, check_tools, installed_version
 
 if TYPE_CHECKING:
     from backupplan.plan.load import LoadedPlan

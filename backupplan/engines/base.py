@@ -3,7 +3,7 @@
 An engine is a set of pure functions over a `TransferSpec` (argv, environment), a parser for what
 the program prints (progress, final statistics, error lines), and an exit-code table that turns
 how the program ended into an `Outcome`: ok, warning, retryable or fatal. Engines never start
-anything themselves; the runner hands their argv and environment to `backupplan.execute`.
+anything themselves; the runner hands their argv and environment to `backupplan.process.execute`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from backupplan.units import format_duration
 
 if TYPE_CHECKING:
-    from backupplan.execute import ProcessResult
+    from backupplan.process.execute import ProcessResult
 
 Stream = Literal["stdout", "stderr"]
 OutcomeKind = Literal["ok", "warning", "retryable", "fatal"]
@@ -351,7 +351,7 @@ def program_version(
     """Run `argv` (a program's version command) and return `pattern`'s first group from its output,
     or None when the program cannot be run, fails, or says something else."""
     from backupplan.errors import EngineError
-    from backupplan.execute import run_short
+    from backupplan.process.execute import run_short
 
     try:
         result = run_short(list(argv), env=env)

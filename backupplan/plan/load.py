@@ -462,7 +462,7 @@ def _inherit(job: Job, settings: Settings) -> Job:
 
 
 def _timezone(settings: Settings | None) -> tzinfo:
-    from backupplan.schedule import resolve_timezone
+    from backupplan.plan.schedule import resolve_timezone
 
     return resolve_timezone(settings.timezone if settings else "UTC")
 

@@ -388,7 +388,7 @@ class Job(Strict):
     def _schedule(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return None
-        from backupplan.schedule import ScheduleError, parse_schedule, resolve_timezone
+        from backupplan.plan.schedule import ScheduleError, parse_schedule, resolve_timezone
 
         context = info.context or {}
         zone = context.get("timezone") or resolve_timezone("UTC")
@@ -510,7 +510,7 @@ class Settings(Strict):
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, value: str) -> str:
-        from backupplan.schedule import ScheduleError, resolve_timezone
+        from backupplan.plan.schedule import ScheduleError, resolve_timezone
 
         try:
             resolve_timezone(value)

@@ -47,7 +47,7 @@ class DryRun:
 
 async def dry_run(job_id: str, job: Job, base_dir: Path) -> DryRun:
     """Given a job, return its argv (masked) and the changes its transfer would make."""
-    from backupplan.execute import run_process
+    from backupplan.process.execute import run_process
 
     engine = get_engine(job.engine)
     spec = compared = transfer_spec(job, base_dir)

@@ -61,7 +61,7 @@ async def run_hooks(
     cancel: asyncio.Event | None = None,
 ) -> list[HookFailure]:
     """Run `hooks` in order; return the failures (at most one when `stop_at_first_failure`)."""
-    from backupplan.execute import run_process
+    from backupplan.process.execute import run_process
 
     failures: list[HookFailure] = []
     for index, hook in enumerate(hooks):

@@ -155,7 +155,7 @@ async def run_restore(
 ) -> RestoreResult:
     """Run the restore (or, with `dry_run`, list what it would write, writing nothing); return how
     it ended. Raise EngineError when the program cannot be started."""
-    from backupplan.execute import run_process
+    from backupplan.process.execute import run_process
 
     engine = get_engine(plan.engine)
     started = time.monotonic()
@@ -186,7 +186,7 @@ async def run_restore(
 async def _dry_run(plan: RestorePlan, started: float, cancel: asyncio.Event | None) -> RestoreResult:
     """Compare the backup with the target (an empty stand-in when the target does not exist yet, for
     rclone, whose check needs both sides) and list what a restore would write."""
-    from backupplan.execute import run_process
+    from backupplan.process.execute import run_process
 
     engine = get_engine(plan.engine)
     with tempfile.TemporaryDirectory(prefix="backupplan-restore-") as empty:

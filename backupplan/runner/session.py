@@ -39,8 +39,8 @@ if TYPE_CHECKING:
     from backupplan.notify.hub import Notifications
     from backupplan.plan.load import LoadedPlan
     from backupplan.plan.model import Job
-    from backupplan.publish import Publisher
     from backupplan.snapshots import Staging
+    from backupplan.status.sitefeed import SiteFeed
 
 Trigger = Literal["manual", "schedule", "catch_up", "resume", "apply"]
 PROGRESS_INTERVAL = 1.0  # seconds between progress file writes
@@ -95,7 +95,7 @@ class Session:
     loaded: LoadedPlan
     journal: Journal
     on_event: Callable[[RunEvent], None] = lambda event: None
-    publisher: Publisher | None = None
+    site_feed: SiteFeed | None = None
     notifications: Notifications | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # names new snapshots
     _running: dict[str, _Running] = field(default_factory=dict)
@@ -172,7 +172,7 @@ class Session:
 
     def _recover(self, job_id: str) -> None:
         """Close a stale run of this job (its owner died) and stop an engine child that survived."""
-        from backupplan.procfs import ChildIdentity, stop_survivor
+        from backupplan.process.procfs import ChildIdentity, stop_survivor
 
         for record in self.journal.recover_interrupted(holding={job_id}):
             if record.job != job_id:
@@ -214,8 +214,8 @@ class Session:
             f"run {run_id} of {job_id} ({trigger}): {job.engine} {spec.source} -> {spec.destination}",
         )
         self.on_event(RunEvent("started", job_id, run_id))
-        if self.publisher is not None:
-            self.publisher.progress()  # status.json shows the run at once; pages follow at its end
+        if self.site_feed is not None:
+            self.site_feed.progress()  # status.json shows the run at once; pages follow at its end
         if self.notifications is not None:
             self.notifications.run_started(job_id, run_id)
 
@@ -435,8 +435,8 @@ class Session:
             }
             with contextlib.suppress(OSError):
                 atomic_write(folder / f"{job_id}.json", orjson.dumps(document), durable=False)
-            if self.publisher is not None:
-                self.publisher.progress()
+            if self.site_feed is not None:
+                self.site_feed.progress()
 
         return handle
 
@@ -450,8 +450,8 @@ class Session:
         self.on_event(RunEvent("note", job_id, run_id, message=mask(text)))
 
     def _publish(self, job_ids: list[str]) -> None:
-        if self.publisher is not None:
-            self.publisher.event(job_ids)
+        if self.site_feed is not None:
+            self.site_feed.event(job_ids)
 
     def _ensure_watcher(self) -> None:
         if self._watcher is None or self._watcher.done():

@@ -103,7 +103,7 @@ async def run_transfer(
 ) -> TransferResult:
     """Run the transfer with retries until it succeeds, fails for good, runs out of attempts or
     time, or `cancel` is set. `deadline` is a time.monotonic() value."""
-    from backupplan.execute import run_process
+    from backupplan.process.execute import run_process
 
     engine = get_engine(job.engine)
     retries = job.retries or Retries()

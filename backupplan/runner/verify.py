@@ -91,7 +91,7 @@ async def verify_copy(
 ) -> VerifyReport:
     """Given a transfer (its destination being the copy to check) and a mode, compare and return the
     report. `on_output(stream, record)` sees the engine's stderr (for the log)."""
-    from backupplan.execute import run_process
+    from backupplan.process.execute import run_process
 
     engine = get_engine(engine_name)
     parser = engine.verify_parser()

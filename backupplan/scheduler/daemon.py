@@ -213,8 +213,8 @@ class Daemon:
         await asyncio.sleep(0)  # let the scheduler's shutdown (queued on the loop) run
         if self.session.notifications is not None:
             self.session.notifications.close(NOTIFY_AT_STOP)
-        if self.session.publisher is not None:
-            self.session.publisher.close()
+        if self.session.site_feed is not None:
+            self.session.site_feed.close()
         with contextlib.suppress(BackupplanError):
             self.journal.append("daemon.stopped", data={"pid": os.getpid(), "reason": reason})
         self.message("backupplan daemon stopped")
@@ -302,20 +302,20 @@ class Daemon:
 
     def _swap(self, new: LoadedPlan) -> None:
         """Make `new` the plan of every part of the daemon (runs in progress finish as they began)."""
-        from backupplan.publish import Publisher
+        from backupplan.status.sitefeed import SiteFeed
 
         old = self.loaded
         self.loaded = new
         self.session.loaded = new
         if self.session.notifications is not None:
             self.session.notifications.plan = new.plan
-        publisher = self.session.publisher
-        if publisher is not None:
+        site_feed = self.session.site_feed
+        if site_feed is not None:
             if new.site_dir != old.site_dir:
-                publisher.close()
-                self.session.publisher = Publisher(new, self.journal, on_error=self.problem)
+                site_feed.close()
+                self.session.site_feed = SiteFeed(new, self.journal, on_error=self.problem)
             else:
-                publisher.loaded = new
+                site_feed.loaded = new
 
     # -- what the dispatcher reports -------------------------------------------------------------
 
@@ -352,8 +352,8 @@ class Daemon:
                 self.message(f"{item.job}: overdue since {format_timestamp(item.deadline)[:16]}Z: notified")
 
     def _publish(self) -> None:
-        if self.session.publisher is not None:
-            self.session.publisher.event(None)
+        if self.session.site_feed is not None:
+            self.session.site_feed.event(None)
 
     def _paused_jobs(self) -> set[str]:
         return {job for job, state in self.journal.state.jobs.items() if state.paused}

@@ -40,8 +40,8 @@ from backupplan.scheduler.slots import NO_SLOTS, Slots, due_slots
 if TYPE_CHECKING:
     from backupplan.plan.load import LoadedPlan
     from backupplan.plan.model import Job
+    from backupplan.plan.schedule import Schedule
     from backupplan.runner.session import Trigger
-    from backupplan.schedule import Schedule
 
 LOCATION_FIELDS = ("engine", "source", "destination")
 RETRY_NOTE = "retry"  # the job.note key the dispatcher keeps a failed run's retry time under
@@ -150,7 +150,7 @@ def assess(
 
 def assess_job(job_id: str, job: Job, job_state: JobState | None, context: Context) -> Assessment:
     """Apply the module's rules to one job (see the module docstring)."""
-    from backupplan.schedule import parse_schedule
+    from backupplan.plan.schedule import parse_schedule
 
     if not job.enabled:
         return Assessment(job_id, False, "disabled (enabled: false)")
@@ -323,7 +323,7 @@ def _overdue(job: Job, job_state: JobState | None, context: Context, quiet_since
     """The status rule (docs/status-json.md). `quiet_since`: the anchor, when no slot came since;
     then a last success (or first apply) at or after it cannot be overdue: the first slot after
     it is still to come. That spares most jobs the search for that slot (`plan` of 1,000 jobs)."""
-    from backupplan.status import overdue_deadline
+    from backupplan.status.document import overdue_deadline
 
     if job_state is None or job_state.paused or not job.enabled:
         return False

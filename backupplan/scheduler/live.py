@@ -43,7 +43,7 @@ class LiveSchedule:
     """Keeps APScheduler's jobs in line with the host's plan and turns fires into launches."""
 
     def __init__(self, host: Host) -> None:
-        from backupplan.schedule import SchedulerHooks, new_scheduler
+        from backupplan.plan.schedule import SchedulerHooks, new_scheduler
 
         self.host = host
         self.scheduler: Any = new_scheduler(
@@ -69,7 +69,7 @@ class LiveSchedule:
             self.scheduler.shutdown(wait=False)
 
     def skip_ahead(self, now: datetime) -> None:
-        from backupplan.schedule import skip_ahead
+        from backupplan.plan.schedule import skip_ahead
 
         skip_ahead(self.scheduler, now)
 
@@ -77,7 +77,7 @@ class LiveSchedule:
 
     def sync(self) -> None:
         """One scheduler job per enabled, scheduled job of the plan; others removed."""
-        from backupplan.schedule import unschedule
+        from backupplan.plan.schedule import unschedule
 
         loaded = self.host.loaded
         wanted = {job_id: job for job_id, job in loaded.jobs.items() if job.enabled and job.schedule}
@@ -94,7 +94,7 @@ class LiveSchedule:
         """(Re)schedule the job; its interval, if it has one, counts from `at` (default: the start
         of its latest run, or now)."""
         from backupplan.journal.records import parse_timestamp
-        from backupplan.schedule import parse_schedule, schedule_slots
+        from backupplan.plan.schedule import parse_schedule, schedule_slots
 
         loaded = self.host.loaded
         job = loaded.jobs[job_id]
@@ -109,7 +109,7 @@ class LiveSchedule:
 
     def launch(self, launch: Launch) -> asyncio.Task[Outcome] | None:
         """Start a launch; a run off the grid of an interval job moves the grid to it."""
-        from backupplan.schedule import parse_schedule
+        from backupplan.plan.schedule import parse_schedule
 
         task = self.host.dispatcher.start(launch)
         loaded = self.host.loaded
@@ -123,7 +123,7 @@ class LiveSchedule:
 
     def wake_at(self, job_id: str, at: datetime) -> None:
         """Look at the job again at `at` (a failed run's retry time)."""
-        from backupplan.schedule import schedule_once
+        from backupplan.plan.schedule import schedule_once
 
         schedule_once(self.scheduler, RETRY_KEY + job_id, at, self._wake)
 
@@ -135,7 +135,7 @@ class LiveSchedule:
     async def fire(self, job_id: str) -> None:
         """A slot of `job_id` came (APScheduler awaits this for as long as the run lasts, so a
         slot that comes meanwhile is reported as an overlap)."""
-        from backupplan.schedule import parse_schedule, repeats_wall_time
+        from backupplan.plan.schedule import parse_schedule, repeats_wall_time
 
         host = self.host
         slot = self._slots.pop(job_id, None) or host.clock.now()

@@ -40,7 +40,7 @@ class OverdueWatch:
     def overdue(self, loaded: LoadedPlan, state: State, now: datetime) -> list[Overdue]:
         """Given the plan, the journal's state and now, return the jobs that are overdue (enabled,
         scheduled, not paused, not running)."""
-        from backupplan.status import overdue_deadline
+        from backupplan.status.document import overdue_deadline
 
         found: list[Overdue] = []
         grace = loaded.plan.settings.overdue_grace

@@ -176,7 +176,7 @@ def handle_recovery(
     """Journal what is done about a run a crash interrupted; before it is resumed, stop an engine
     process of that run that survived the crash (never two copies into one destination)."""
     if recovery.action == "resumed" and recovery.process:
-        from backupplan.procfs import ChildIdentity, stop_survivor
+        from backupplan.process.procfs import ChildIdentity, stop_survivor
 
         with contextlib.suppress(Exception):  # a record without a usable identity: nothing to stop
             identity = ChildIdentity.from_record(recovery.process)

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from backupplan.schedule import Schedule, fire_times_and_next, latest_fire_time
+from backupplan.plan.schedule import Schedule, fire_times_and_next, latest_fire_time
 
 COUNT_LIMIT = 1000  # slots enumerated at most; past it the count says "at least"
 ON_TIME = 120.0  # seconds: the latest slot, when this recent, is run as scheduled rather than missed

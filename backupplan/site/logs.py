@@ -1,6 +1,6 @@
 """Per-run logs on the site: the last lines across all jobs for logs.html, and publishing runs' logs.
 
-Reading is shared with `backupplan logs` (backupplan.logview): the site only clips each line's text
+Reading is shared with `backupplan logs` (backupplan.logs.view): the site only clips each line's text
 to what a page can show.
 """
 
@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from backupplan import logview
 from backupplan.fsutil import atomic_write
-from backupplan.logview import LONGEST_LINE, LogLine, job_log_files, lines_backwards
+from backupplan.logs import view as logview
+from backupplan.logs.view import LONGEST_LINE, LogLine, job_log_files, lines_backwards
 from backupplan.site.files import ensure_public_dir
 from backupplan.site.text import clip, job_name, run_name
 
@@ -48,7 +48,7 @@ def read_recent_log_lines(
     logs_dir: Path, limit: int = 500, *, files: Mapping[str, Iterable[Path | str]] | None = None
 ) -> list[LogLine]:
     """Given STATE_DIR/logs, return the last `limit` log lines across all jobs, oldest first, each
-    clipped for the page (see backupplan.logview.read_recent_log_lines)."""
+    clipped for the page (see backupplan.logs.view.read_recent_log_lines)."""
     return logview.read_recent_log_lines(logs_dir, limit, files=files, shorten=_shown)
 
 

@@ -21,8 +21,8 @@ from typing import Any
 from backupplan.errors import BackupplanError
 from backupplan.fsutil import fsync_dir
 from backupplan.plan.model import Keep
-from backupplan.retention import retained
 from backupplan.snapshots.layout import Listing, parse_id, point_latest, read_listing, trash_path
+from backupplan.snapshots.retention import retained
 
 RM_BATCH = 256  # trash folders per `rm` command line
 RM_WORKERS = min(4, os.cpu_count() or 1)  # `rm` processes at once
@@ -110,7 +110,7 @@ async def empty_trash(
 
 
 async def _remove(destination: Path, names: list[str], timeout: float | None) -> tuple[int, str | None]:
-    from backupplan.execute import run_process
+    from backupplan.process.execute import run_process
 
     errors: list[str] = []
     for start in range(0, len(names), RM_BATCH):

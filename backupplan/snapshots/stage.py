@@ -216,7 +216,7 @@ async def _clone(
     base: Path, staging: Path, *, say: Say, timeout: float | None, cancel: asyncio.Event | None
 ) -> str | None:
     """Clone `base` into `staging` (absent) with hard links; return None, or what went wrong."""
-    from backupplan.execute import run_process
+    from backupplan.process.execute import run_process
 
     errors: list[str] = []
     try:
@@ -245,7 +245,7 @@ async def _attribute_changes(
     whose attributes alone differ: rsync would change those in place. None when the dry run failed,
     so that the answer is unknown. Deletions do not matter here: the dry run leaves them out, which
     spares it reading every folder of `against` for them (a fifth of its time on 20,000 files)."""
-    from backupplan.execute import run_process
+    from backupplan.process.execute import run_process
 
     engine = get_engine("rsync")
     parser = engine.verify_parser()

@@ -258,7 +258,7 @@ PATTERNS = [
 
 def test_the_grep_prefilter_changes_no_result(tmp_path: Path) -> None:
     from backupplan.commands.logs import compile_grep, matcher, quick_skip
-    from backupplan.logview import read_recent_log_lines
+    from backupplan.logs.view import read_recent_log_lines
     from backupplan.secrets import registry
 
     registry.add("hunter2-secret", "NAS_PASSWORD")

@@ -15,9 +15,9 @@ from backupplan.doctor import Context
 from backupplan.doctor.locations import location_checks
 from backupplan.doctor.model import Check
 from backupplan.doctor.probes import daemon_probe, run_probes, ssh_address, ssh_probe
-from backupplan.execute import run_short
 from backupplan.plan.load import load_plan
 from backupplan.plan.locations import parse_location
+from backupplan.process.execute import run_short
 from tests.journal.helpers import FROZEN
 from tests.servers import MotoS3, RsyncDaemon, free_port
 

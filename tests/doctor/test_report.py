@@ -18,7 +18,7 @@ from backupplan.doctor import Context, Space, diagnose, render
 from backupplan.doctor.files import user_text
 from backupplan.journal import Journal
 from backupplan.secrets import mask
-from backupplan.toolcheck import installed_version
+from backupplan.status.tools import installed_version
 from tests.journal.helpers import FROZEN, Clock, run_once
 
 GIB = 1024**3

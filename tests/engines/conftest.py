@@ -15,7 +15,7 @@ import pytest
 
 from backupplan.engines import Difference, Engine, Outcome, Progress, TransferSpec, TransferStats, judge
 from backupplan.engines.base import VerifyMode
-from backupplan.execute import ChildIdentity, ProcessResult, run_process
+from backupplan.process.execute import ChildIdentity, ProcessResult, run_process
 from tests.procs import assert_nothing_left_running
 
 

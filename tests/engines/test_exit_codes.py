@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from backupplan.engines import ENGINES, TransferSpec
-from backupplan.execute import ChildIdentity
+from backupplan.process.execute import ChildIdentity
 from tests.engines.conftest import transfer
 from tests.trees import big_file
 

@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from backupplan.engines import ENGINES, Difference, TransferSpec
-from backupplan.execute import ChildIdentity
+from backupplan.process.execute import ChildIdentity
 from tests.engines.conftest import command_line, transfer, verify
 from tests.servers import MotoS3
 from tests.trees import AWKWARD_NAMES, big_file, build, describe

@@ -13,8 +13,8 @@ import pytest
 
 from backupplan.engines import ENGINES, Difference, TransferSpec
 from backupplan.engines.base import VerifyMode
-from backupplan.execute import ChildIdentity
-from backupplan.procfs import group_members
+from backupplan.process.execute import ChildIdentity
+from backupplan.process.procfs import group_members
 from tests.engines.conftest import command_line, transfer, verify
 from tests.servers import RsyncDaemon
 from tests.trees import AWKWARD_NAMES, big_file, build, describe

@@ -280,7 +280,7 @@ def test_a_failed_run_waits_for_its_retry_time(world: World) -> None:
 def test_overdue_agrees_with_status(world: World) -> None:
     """The shortcut in `_overdue` gives the status document's answer for every job that waits."""
     from backupplan.journal.health import JournalHealth
-    from backupplan.status import build_status
+    from backupplan.status.document import build_status
 
     jobs = "".join(
         job_yaml(schedule, name=name)

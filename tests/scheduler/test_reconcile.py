@@ -178,7 +178,7 @@ def test_missed_slots_reach_the_status_document(world: World) -> None:
     from pathlib import Path
 
     from backupplan.journal.health import JournalHealth
-    from backupplan.status import build_status
+    from backupplan.status.document import build_status
 
     loaded = world.plan(job_yaml("0 2 * * *", missed="skip") + job_yaml("0 2 * * *", name="fine"))
     world.ran("photos", utc(2026, 3, 1, 1))

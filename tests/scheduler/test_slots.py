@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from backupplan.schedule import parse_schedule
+from backupplan.plan.schedule import parse_schedule
 from backupplan.scheduler.slots import COUNT_LIMIT, NO_SLOTS, ON_TIME, Slots, due_slots, slots_between
 from tests.scheduler.conftest import utc
 

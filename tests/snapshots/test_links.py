@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from backupplan.engines import TransferSpec, get_engine
-from backupplan.execute import run_process
+from backupplan.process.execute import run_process
 from backupplan.snapshots import link_problem
 from tests.snapshots import trees
 from tests.snapshots.conftest import SnapshotJob, at

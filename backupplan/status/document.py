@@ -83,7 +83,7 @@ def timing(job: JobState | None, plan_job: Job, plan: LoadedPlan, now: datetime)
     the last start plus the interval (now, when that is past); overdue when the last success plus
     the interval plus the grace has passed.
     """
-    from backupplan.schedule import parse_schedule
+    from backupplan.plan.schedule import parse_schedule
 
     assert plan_job.schedule is not None
     schedule = parse_schedule(plan_job.schedule, plan.timezone)
@@ -106,7 +106,7 @@ def overdue_deadline(job: JobState | None, plan_job: Job, plan: LoadedPlan) -> d
     """Given a scheduled job, return when it becomes overdue: the first slot after its last
     success (or, never successful, after it was first applied) plus `overdue_grace`; None when it
     was never applied or its schedule has no further slot. Pausing and disabling are not checked."""
-    from backupplan.schedule import parse_schedule
+    from backupplan.plan.schedule import parse_schedule
 
     assert plan_job.schedule is not None
     reference_ts = job.last_success or job.first_applied if job is not None else None

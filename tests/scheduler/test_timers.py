@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from backupplan.ossched import ConversionError, to_cron, to_on_calendar
-from backupplan.schedule import parse_schedule
+from backupplan.plan.schedule import parse_schedule
+from backupplan.scheduler.timers import ConversionError, to_cron, to_on_calendar
 
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
 SCHEDULES = [

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from backupplan.plan.load import LoadedPlan, load_plan
-from backupplan.publish import tool_checks
 from backupplan.site.data import ToolCheck
-from backupplan.toolcheck import Need, check_tools, plan_needs, ssh_version, version_key
+from backupplan.status.tools import Need, check_tools, plan_needs, ssh_version, tool_checks, version_key
 
 PLAN = """\
 version: 1

@@ -11,7 +11,7 @@ import pytest
 
 from backupplan.journal import JobLock, Journal
 from backupplan.plan.load import load_plan
-from backupplan.status import build_status
+from backupplan.status.document import build_status
 from tests.journal.helpers import FROZEN, demo
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from backupplan.plan.load import LoadedPlan
-from backupplan.schedule import ALIASES
+from backupplan.plan.schedule import ALIASES
 
 _DAY_NAMES = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 

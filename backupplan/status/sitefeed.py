@@ -7,14 +7,13 @@ data (the status document of docs/status-json.md, run summaries, masked configs)
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from backupplan.plan.model import Settings
+from backupplan.status.tools import tool_checks
 
 if TYPE_CHECKING:
     from backupplan.journal import Journal
@@ -27,7 +26,7 @@ NEXT_RUNS_SHOWN = 5
 
 def status_document(loaded: LoadedPlan, journal: Journal, now: datetime) -> dict[str, Any]:
     """The status document for the plan's state, progress files included."""
-    from backupplan.status import build_status
+    from backupplan.status.document import build_status
 
     return build_status(
         journal.state, journal.health, plan=loaded, now=now, progress_dir=loaded.state_dir / "progress"
@@ -38,9 +37,9 @@ def site_input(
     loaded: LoadedPlan, journal: Journal, *, now: datetime, tools: list[ToolCheck] | None = None
 ) -> SiteInput:
     """Given the plan, an open journal and the time, return everything a site build needs."""
-    from backupplan.schedule import parse_schedule
+    from backupplan.plan.schedule import parse_schedule
     from backupplan.site.data import JobInput, SiteInput, SitePaths
-    from backupplan.status import run_summary
+    from backupplan.status.document import run_summary
 
     status = status_document(loaded, journal, now)
     normalized = loaded.normalized()
@@ -81,47 +80,6 @@ def site_input(
     )
 
 
-def tool_checks(loaded: LoadedPlan | None = None, cache: Path | None = None) -> list[ToolCheck]:
-    """Is each engine's program (and ssh, when a job uses it) installed, which version, and is it
-    new enough for the plan's jobs (the site shows it; `doctor` checks the same, see toolcheck).
-
-    `rclone version` alone takes ~90 ms, so with `cache` (a file in the state dir) a version is
-    asked again only when the program's file changed (path, size or mtime)."""
-    from backupplan.toolcheck import check_tools, installed_version
-
-    known = _read_cache(cache)
-    fresh: dict[str, Any] = {}
-
-    def version_of(name: str, path: str) -> str | None:
-        status = Path(path).stat()
-        key = f"{path}:{status.st_size}:{status.st_mtime_ns}"
-        version = known[key] if key in known else installed_version(name, path)
-        fresh[key] = version
-        return version
-
-    checks = [report.as_site() for report in check_tools(loaded, version_of=version_of)]
-    if cache is not None and fresh != known:
-        import orjson
-
-        from backupplan.fsutil import atomic_write
-
-        with contextlib.suppress(OSError):
-            atomic_write(cache, orjson.dumps(fresh), durable=False)
-    return checks
-
-
-def _read_cache(cache: Path | None) -> dict[str, Any]:
-    if cache is None:
-        return {}
-    try:
-        import orjson
-
-        data = orjson.loads(cache.read_bytes())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def build(loaded: LoadedPlan, journal: Journal, *, now: datetime | None = None) -> BuildReport:
     """Rebuild the whole site now."""
     from backupplan.site.build import build_site
@@ -135,7 +93,7 @@ def build(loaded: LoadedPlan, journal: Journal, *, now: datetime | None = None) 
     return build_site(data, loaded.site_dir)
 
 
-class Publisher:
+class SiteFeed:
     """Keeps one plan's site current from a runner or daemon: `event()` after every journal event
     (rebuilds what the named jobs affect), `progress()` on progress ticks (status.json only, at most
     once a second). Never raises: a site that cannot be written must not stop a backup; the problem

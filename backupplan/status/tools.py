@@ -14,11 +14,13 @@ Disabled jobs need nothing: they never run.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from backupplan.plan.load import LoadedPlan
@@ -118,7 +120,7 @@ def plan_needs(loaded: LoadedPlan) -> dict[str, list[Need]]:
 def ssh_version(path: str) -> str | None:
     """Return the installed ssh's version (`9.2p1`), or None when `ssh -V` cannot be run."""
     from backupplan.errors import EngineError
-    from backupplan.execute import run_short
+    from backupplan.process.execute import run_short
 
     try:
         result = run_short([path, "-V"])
@@ -211,3 +213,42 @@ def _found(name: str, path: str, version: str | None, needs: tuple[Need, ...]) -
 def _jobs_text(jobs: list[str]) -> str:
     shown = ", ".join(jobs[:5]) + (f" and {len(jobs) - 5} more" if len(jobs) > 5 else "")
     return f"job{'s' if len(jobs) != 1 else ''} {shown}"
+
+
+def tool_checks(loaded: LoadedPlan | None = None, cache: Path | None = None) -> list[ToolCheck]:
+    """Is each engine's program (and ssh, when a job uses it) installed, which version, and is it
+    new enough for the plan's jobs (the site shows it; `doctor` checks the same with check_tools).
+
+    `rclone version` alone takes ~90 ms, so with `cache` (a file in the state dir) a version is
+    asked again only when the program's file changed (path, size or mtime)."""
+    known = _read_cache(cache)
+    fresh: dict[str, Any] = {}
+
+    def version_of(name: str, path: str) -> str | None:
+        status = Path(path).stat()
+        key = f"{path}:{status.st_size}:{status.st_mtime_ns}"
+        version = known[key] if key in known else installed_version(name, path)
+        fresh[key] = version
+        return version
+
+    checks = [report.as_site() for report in check_tools(loaded, version_of=version_of)]
+    if cache is not None and fresh != known:
+        import orjson
+
+        from backupplan.fsutil import atomic_write
+
+        with contextlib.suppress(OSError):
+            atomic_write(cache, orjson.dumps(fresh), durable=False)
+    return checks
+
+
+def _read_cache(cache: Path | None) -> dict[str, Any]:
+    if cache is None:
+        return {}
+    try:
+        import orjson
+
+        data = orjson.loads(cache.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

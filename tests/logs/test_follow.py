@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from backupplan.journal import JobLock, Journal
-from backupplan.logfollow import OWNER_CHECK_INTERVAL, Follower, whole_lines_end
-from backupplan.logview import read_recent_log_lines
+from backupplan.logs.follow import OWNER_CHECK_INTERVAL, Follower, whole_lines_end
+from backupplan.logs.view import read_recent_log_lines
 
 
 class Runner:

@@ -8,7 +8,7 @@ from its end: a read touches the newest file of each job and a few blocks of it,
 lines the state directory holds. Filters (a predicate, a time floor) are applied while merging, so
 "the last 500 lines that match" stops as soon as 500 matched or the lines got older than the floor.
 
-Following running runs (`backupplan logs --follow`) is in `backupplan.logfollow`.
+Following running runs (`backupplan logs --follow`) is in `backupplan.logs.follow`.
 """
 
 from __future__ import annotations

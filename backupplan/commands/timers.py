@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from backupplan.ossched import crontab_lines, systemd_units
 from backupplan.plan.load import load_plan
+from backupplan.scheduler.timers import crontab_lines, systemd_units
 
 
 def executable() -> str:

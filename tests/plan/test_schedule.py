@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from backupplan.schedule import ScheduleError, fire_times, parse_schedule, resolve_timezone
+from backupplan.plan.schedule import ScheduleError, fire_times, parse_schedule, resolve_timezone
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -113,7 +113,7 @@ def test_crontab_weekday_numbers_mean_what_cron_means(weekday_field: str, expect
 
 
 def test_repeats_wall_time_only_for_the_second_fixed_time_fire() -> None:
-    from backupplan.schedule import repeats_wall_time
+    from backupplan.plan.schedule import repeats_wall_time
 
     daily = parse_schedule("30 2 * * *", BERLIN)
     hourly = parse_schedule("30 * * * *", BERLIN)
@@ -127,7 +127,7 @@ def test_repeats_wall_time_only_for_the_second_fixed_time_fire() -> None:
 
 
 def test_latest_fire_time_looks_back_without_walking_forward() -> None:
-    from backupplan.schedule import latest_fire_time
+    from backupplan.plan.schedule import latest_fire_time
 
     every_minute = parse_schedule("* * * * *", UTC)
     start = datetime(2020, 1, 1, tzinfo=UTC)
@@ -139,7 +139,7 @@ def test_latest_fire_time_looks_back_without_walking_forward() -> None:
 
 
 def test_the_bounded_trigger_skips_a_huge_jump_in_one_step() -> None:
-    from backupplan.schedule import _bounded_trigger_class, cached_trigger
+    from backupplan.plan.schedule import _bounded_trigger_class, cached_trigger
 
     every_minute = parse_schedule("* * * * *", UTC)
     trigger = _bounded_trigger_class()(cached_trigger(every_minute, UTC))
@@ -156,7 +156,7 @@ def test_the_bounded_trigger_skips_a_huge_jump_in_one_step() -> None:
 def test_the_live_scheduler_reports_slots_overlaps_and_missed_fires() -> None:
     import asyncio
 
-    from backupplan.schedule import (
+    from backupplan.plan.schedule import (
         SchedulerHooks,
         new_scheduler,
         schedule_once,

@@ -14,10 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from backupplan import execute
 from backupplan.errors import EngineError
-from backupplan.execute import ChildIdentity, run_process, run_short, start_process, stop_survivor, supervise
-from backupplan.procfs import boot_id, group_members, identity_of, read_stat
+from backupplan.process import execute
+from backupplan.process.execute import (
+    ChildIdentity,
+    run_process,
+    run_short,
+    start_process,
+    stop_survivor,
+    supervise,
+)
+from backupplan.process.procfs import boot_id, group_members, identity_of, read_stat
 from backupplan.secrets import registry
 from tests.conftest import backupplan_env
 from tests.trees import big_file
@@ -263,7 +270,7 @@ def test_killing_backupplan_with_sigkill_leaves_no_rsync_behind(tmp_path: Path) 
     script = tmp_path / "parent.py"
     script.write_text(
         "import asyncio, os, sys\n"
-        "from backupplan.execute import run_process\n"
+        "from backupplan.process.execute import run_process\n"
         "def started(identity):\n"
         "    print(identity.pid, flush=True)\n"
         "asyncio.run(run_process(sys.argv[1:], env=dict(os.environ), on_start=started))\n"

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from backupplan.errors import StateError
 from backupplan.journal import lock_holder
-from backupplan.logview import BLOCK, LONGEST_LINE, LogLine, cut_line, parse_line, run_of
+from backupplan.logs.view import BLOCK, LONGEST_LINE, LogLine, cut_line, parse_line, run_of
 
 if TYPE_CHECKING:
     from backupplan.journal import Journal

@@ -32,10 +32,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from backupplan.errors import EngineError
-from backupplan.pipes import MAX_RECORD, RecordCallback, RecordReader
-from backupplan.procfs import ChildIdentity, group_members, identity_of, stop_survivor
+from backupplan.process.pipes import MAX_RECORD, RecordCallback, RecordReader
+from backupplan.process.procfs import ChildIdentity, group_members, identity_of, stop_survivor
+from backupplan.process.spawner import Spawner
 from backupplan.secrets import mask
-from backupplan.spawner import Spawner
 
 __all__ = [
     "MAX_RECORD",

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from backupplan.plan.model import Keep
-from backupplan.retention import retained
+from backupplan.snapshots.retention import retained
 
 START = datetime(2025, 1, 1, 2, 0, tzinfo=UTC)  # a Wednesday
 YEAR = [START + timedelta(days=day) for day in range(365)]  # daily runs, last one 2025-12-31

@@ -1,10 +1,10 @@
-"""backupplan.logview: the last lines across jobs, with a filter, a time floor and byte ends."""
+"""backupplan.logs.view: the last lines across jobs, with a filter, a time floor and byte ends."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from backupplan.logview import LogLine, all_log_files, parse_line, read_recent_log_lines, run_of
+from backupplan.logs.view import LogLine, all_log_files, parse_line, read_recent_log_lines, run_of
 from tests.log_files import write_log
 
 
@@ -75,7 +75,7 @@ def test_files_narrow_the_read_and_list_by_job(tmp_path: Path) -> None:
 def test_runs_started_in_the_same_second_are_ordered_by_last_write(tmp_path: Path) -> None:
     import os
 
-    from backupplan.logview import job_log_files
+    from backupplan.logs.view import job_log_files
 
     first = write_log(tmp_path, "j", "20261128T020000Z-ffff", [b"2026-11-28T02:00:00Z [rsync] first"])
     second = write_log(tmp_path, "j", "20261128T020000Z-0000", [b"2026-11-28T02:00:00Z [rsync] second"])
@@ -123,7 +123,7 @@ def test_the_merge_equals_sorting_every_line(tmp_path: Path) -> None:
 
 
 def test_quiet_jobs_are_not_opened(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from backupplan import logview
+    from backupplan.logs import view as logview
 
     for number in range(30):
         _aged_log(tmp_path, f"quiet-{number:02d}", "20261101T020000Z-q", ["2026-11-01T02:00:00Z"])
