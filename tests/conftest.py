@@ -48,7 +48,7 @@ class Result:
 def cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
     """Run backupplan in this process: cli(["validate", path]) -> Result(code, out, err)."""
     from backupplan.cli import cli as command
-    from backupplan.errors import run_cli
+    from backupplan.cli.exits import run_cli
 
     def invoke(args: list[str]) -> Result:
         capsys.readouterr()

@@ -107,6 +107,21 @@ class JournalFile:
                 self._lock_depth = 0
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
+    def _adopt(self, fd: int) -> None:
+        """Read from (and append to) `fd` from now on; remember which file it is."""
+        self._fd = fd
+        status = os.fstat(fd)
+        self._identity = (status.st_dev, status.st_ino)
+
+    def _start_after_checkpoint(self, raw: dict[str, Any], length: int) -> None:
+        """The file starts with the checkpoint `raw`, `length` bytes with its newline: records
+        follow it, from seq `raw["seq"] + 1` on."""
+        self._checkpoint_at = raw["ts"]
+        self._offset = self._tail_start = length
+        self._line = 1
+        self._expected = raw["seq"] + 1
+        self._tail_records = 0
+
     def _load_from_start(self) -> None:
         """Start over from the top of the file: a checkpoint (if the first line is one), then records."""
         self._state = State(history_limit=self._history_limit)
@@ -119,11 +134,8 @@ class JournalFile:
         first = self._first_line()
         raw = decode_line(first) if first is not None else None
         if first is not None and raw is not None and raw["type"] == CHECKPOINT:
-            self._checkpoint_at = raw["ts"]
             self._use_checkpoint(raw, first)
-            self._offset = self._tail_start = len(first) + 1
-            self._line = 1
-            self._expected = raw["seq"] + 1
+            self._start_after_checkpoint(raw, len(first) + 1)
         self._read_new(None, settled=False)
 
     def _use_checkpoint(self, raw: dict[str, Any], line: bytes) -> None:
@@ -166,9 +178,7 @@ class JournalFile:
         if self._fd is None:
             if self.read_only:
                 with contextlib.suppress(OSError):
-                    self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
-                    status = os.fstat(self._fd)
-                    self._identity = (status.st_dev, status.st_ino)
+                    self._adopt(os.open(self.path, os.O_RDONLY | os.O_CLOEXEC))
                     self._load_from_start()
             return
         try:
@@ -191,20 +201,14 @@ class JournalFile:
         seen = self._state.last_seq
         flags = os.O_RDONLY if self.read_only else os.O_RDWR | os.O_APPEND
         os.close(self._fd)
-        self._fd = os.open(self.path, flags | os.O_CLOEXEC)
-        status = os.fstat(self._fd)
-        self._identity = (status.st_dev, status.st_ino)
+        self._adopt(os.open(self.path, flags | os.O_CLOEXEC))
         self._damage.clear()  # a compaction elsewhere means there was none (or it was repaired)
         self._newer.clear()
         first = self._first_line()
         raw = decode_line(first) if first is not None else None
         if first is not None and raw is not None and raw["type"] == CHECKPOINT and raw["seq"] == seen:
             # The usual case: the checkpoint sums up exactly what this process has already folded.
-            self._checkpoint_at = raw["ts"]
-            self._offset = self._tail_start = len(first) + 1
-            self._line = 1
-            self._expected = seen + 1
-            self._tail_records = 0
+            self._start_after_checkpoint(raw, len(first) + 1)
         else:
             self._load_from_start()
 

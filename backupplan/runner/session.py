@@ -4,13 +4,13 @@
 
 1. take the job's lock (another process running it makes this refuse), close a stale run of the
    job and stop an engine child that survived a crash;
-2. journal `run.started`, ping `/start`, run the `before` hooks (one failing skips the transfer);
-3. transfer, with retries and the job's wall-clock limit (`run.child` and `run.attempt` journaled),
-   into a new snapshot's `.partial` folder for snapshot jobs; after a successful transfer the
-   snapshot is promoted, the copy verified and old snapshots pruned (runner.aftercare);
-4. run `on_success` or `on_failure`, then `after` hooks, with the run's facts in BACKUPPLAN_*;
-5. journal `run.finished` (or `run.interrupted` when stopped by `pause`, a signal or a shutdown),
-   send notifications, prune old logs, update the site; release the lock.
+2. run it phase by phase (runner.jobrun: `run.started`, `before` hooks, transfer with retries
+   into a new snapshot's `.partial` folder for snapshot jobs, promotion, verification and pruning,
+   `on_success`/`on_failure` and `after` hooks, `run.finished` or `run.interrupted`);
+3. send notifications, prune old logs, update the site (`ended`); release the lock.
+
+While runs go, the session reacts to `backupplan pause JOB` from other processes, and writes each
+run's progress for status.json at most once a second.
 """
 
 from __future__ import annotations
@@ -21,66 +21,30 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from backupplan.engines import Outcome, Progress, TransferSpec, TransferStats
+from backupplan.engines import Progress
 from backupplan.errors import BackupplanError
 from backupplan.fsutil import atomic_write, ensure_private_dir
-from backupplan.journal.records import format_timestamp
-from backupplan.runner.aftercare import Aftercare, after_transfer
-from backupplan.runner.hooks import HookFailure, hook_environment, run_hooks
-from backupplan.runner.logfile import RunLog, log_path, prune_logs, read_tail, stamp
-from backupplan.runner.transfer import TransferHooks, TransferResult, run_transfer, transfer_spec
+from backupplan.runner.jobrun import JobRun
+from backupplan.runner.logfile import RunLog, prune_logs, read_tail, stamp
+from backupplan.runner.results import RunEvent, RunResult, Trigger
 from backupplan.secrets import mask
 
 if TYPE_CHECKING:
     from backupplan.journal import JobLock, Journal
     from backupplan.notify.hub import Notifications
     from backupplan.plan.load import LoadedPlan
-    from backupplan.plan.model import Job
-    from backupplan.snapshots import Staging
     from backupplan.status.sitefeed import SiteFeed
 
-Trigger = Literal["manual", "schedule", "catch_up", "resume", "apply"]
 PROGRESS_INTERVAL = 1.0  # seconds between progress file writes
 CONTROL_POLL = 0.5  # seconds between looks for `pause` requests from other processes
 
 
-@dataclass(frozen=True)
-class RunResult:
-    """How one run ended, for summaries and exit codes."""
-
-    job: str
-    run: str
-    status: str  # succeeded, warning, failed, timed_out, interrupted
-    reason: str | None
-    duration: float
-    bytes: int = 0
-    files: int = 0
-    exit_code: int | None = None
-    attempts: int = 0
-    log: Path | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status in ("succeeded", "warning")
-
-
-@dataclass(frozen=True)
-class RunEvent:
-    """What a run tells whoever shows it: started, progress, note (a retry, a hook), finished."""
-
-    kind: Literal["started", "progress", "note", "finished"]
-    job: str
-    run: str
-    progress: Progress | None = None
-    message: str = ""
-    result: RunResult | None = None
-
-
 @dataclass
-class _Running:
+class Running:
+    """A run in progress: its cancel event, why it stops, and the slot it is for."""
+
     job: str
     run: str
     cancel: asyncio.Event
@@ -98,7 +62,7 @@ class Session:
     site_feed: SiteFeed | None = None
     notifications: Notifications | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # names new snapshots
-    _running: dict[str, _Running] = field(default_factory=dict)
+    _running: dict[str, Running] = field(default_factory=dict)
     _watcher: asyncio.Task[None] | None = None
 
     # -- several runs ----------------------------------------------------------------------------
@@ -158,11 +122,11 @@ class Session:
             self._recover(job_id)
             run_id = new_run_id()
             cancel = asyncio.Event()
-            running = _Running(job_id, run_id, cancel, slot=slot)
+            running = Running(job_id, run_id, cancel, slot=slot)
             self._running[job_id] = running
             self._ensure_watcher()
             try:
-                return await self._run_locked(job_id, job, run_id, trigger, running)
+                return await JobRun(self, job_id, job, run_id, trigger, running).execute()
             finally:
                 self._running.pop(job_id, None)
                 with contextlib.suppress(OSError):
@@ -189,202 +153,16 @@ class Session:
                             data={"message": f"stopped a surviving engine process {identity.pid}"},
                         )
 
-    async def _run_locked(
-        self,
-        job_id: str,
-        job: Job,
-        run_id: str,
-        trigger: Trigger,
-        running: _Running,
-    ) -> RunResult:
-        state_dir = self.loaded.state_dir
-        path = log_path(state_dir, job_id, run_id)
-        log = RunLog(path)
-        started = time.monotonic()
-        started_at = datetime.now(UTC)
-        spec = transfer_spec(job, self.loaded.base_dir)
-        deadline = started + (job.timeout or self.loaded.plan.settings.timeout)
-        self.journal.append("run.started", job=job_id, run=run_id, data={
-            "trigger": trigger, "engine": job.engine, "attempt": 1,
-            "log": str(path.relative_to(state_dir)), "source": spec.source, "destination": spec.destination,
-            **({"slot": format_timestamp(running.slot)} if running.slot else {}),
-        })  # fmt: skip
-        log.line(
-            "backupplan",
-            f"run {run_id} of {job_id} ({trigger}): {job.engine} {spec.source} -> {spec.destination}",
-        )
-        self.on_event(RunEvent("started", job_id, run_id))
-        if self.site_feed is not None:
-            self.site_feed.progress()  # status.json shows the run at once; pages follow at its end
-        if self.notifications is not None:
-            self.notifications.run_started(job_id, run_id)
-
-        facts: dict[str, Any] = {
-            "job": job_id,
-            "run": run_id,
-            "log": str(path),
-            "engine": job.engine,
-            "source": spec.source,
-            "destination": spec.destination,
-            "trigger": trigger,
-        }
-        hook_env = hook_environment(job.env, facts)
-        failures = await run_hooks(
-            "before",
-            job.hooks.before,
-            log=log,
-            env=hook_env,
-            stop_at_first_failure=True,
-            cancel=running.cancel,
-        )
-        transfer: TransferResult | None = None
-        staging: Staging | None = None
-
-        def journal(kind: str, data: dict[str, Any]) -> object:
-            return self.journal.append(kind, job=job_id, run=run_id, data=data)
-
-        if failures:
-            outcome = Outcome(
-                "fatal",
-                f"{failures[0].describe()}: the transfer was skipped",
-                "see the hook's output in the run's log",
-            )
-        elif running.cancel.is_set():
-            outcome = Outcome("fatal", "stopped on request", "", None, None, "cancel")
-        else:
-            try:
-                staging = await self._stage_snapshot(job, spec, log, deadline, running.cancel)
-            except BackupplanError as error:
-                outcome = Outcome("fatal", str(error), "no snapshot was made")
-            else:
-                spec = staging.spec if staging is not None else spec
-                transfer = await run_transfer(
-                    job, spec, log=log, deadline=deadline, stop_grace=self.loaded.plan.settings.stop_grace,
-                    cancel=running.cancel, hooks=TransferHooks(
-                        journal=journal,
-                        progress=self._progress_handler(job_id, run_id),
-                        note=lambda text: self._note(job_id, run_id, text),
-                    ),
-                )  # fmt: skip
-                outcome = transfer.outcome
-        stats = transfer.stats if transfer is not None else TransferStats()
-        attempts = transfer.attempts if transfer is not None else 0
-        if transfer is not None and outcome.succeeded:
-            finished = await after_transfer(Aftercare(
-                job_id, job, spec, staging, self.loaded.timezone, log, journal,
-                lambda text: self._note(job_id, run_id, text), deadline,
-                self.loaded.plan.settings.stop_grace, running.cancel,
-            ), outcome, stats)  # fmt: skip
-            outcome = finished.outcome
-            if finished.snapshot is not None:
-                facts["snapshot"] = str(finished.snapshot.path)
-        status, reason = _status_of(outcome)
-
-        if outcome.stopped == "cancel":
-            return self._interrupted(job_id, run_id, running, log, started, stats, attempts, path)
-
-        facts.update(
-            status=status,
-            exit_code=outcome.exit_code,
-            bytes=stats.bytes_transferred,
-            files=stats.files_transferred,
-            reason=reason or "",
-        )
-        hook_env = hook_environment(job.env, facts)
-        after: list[HookFailure] = []
-        follow_up = job.hooks.on_success if status in ("succeeded", "warning") else job.hooks.on_failure
-        which = "on_success" if status in ("succeeded", "warning") else "on_failure"
-        after += await run_hooks(which, follow_up, log=log, env=hook_env, stop_at_first_failure=False)
-        after += await run_hooks("after", job.hooks.after, log=log, env=hook_env, stop_at_first_failure=False)
-        if after and status == "succeeded":
-            status, reason = "warning", f"{after[0].describe()}"
-
-        duration = time.monotonic() - started
-        result = RunResult(
-            job_id,
-            run_id,
-            status,
-            reason,
-            duration,
-            stats.bytes_transferred,
-            stats.files_transferred,
-            outcome.exit_code,
-            attempts,
-            path,
-        )
-        log.line(
-            "backupplan",
-            f"run {status}"
-            + (f": {reason}" if reason else "")
-            + f" after {duration:.1f}s; {stats.files_transferred} files, {stats.bytes_transferred} bytes",
-        )
-        self._close_log(job_id, run_id, log)
-        self.journal.append("run.finished", job=job_id, run=run_id, data={
-            "status": status, "exit_code": outcome.exit_code, "bytes": stats.bytes_transferred,
-            "files": stats.files_transferred, "duration": round(duration, 3), "attempts": attempts,
-            "reason": reason, "started_at": stamp(started_at),
-        })  # fmt: skip
-        self._after_run(job_id, result)
-        self.on_event(RunEvent("finished", job_id, run_id, result=result))
-        return result
-
-    async def _stage_snapshot(
-        self, job: Job, spec: TransferSpec, log: RunLog, deadline: float, cancel: asyncio.Event
-    ) -> Staging | None:
-        """For a snapshot job, set up the new snapshot's `.partial` folder (see snapshots.stage)."""
-        if job.snapshots is None or job.engine != "rsync":
-            return None
-        from backupplan.snapshots import prepare
-
-        return await prepare(
-            spec, Path(spec.destination), self.clock(), say=lambda text: log.line("backupplan", text),
-            timeout=max(0.1, deadline - time.monotonic()), cancel=cancel,
-        )  # fmt: skip
-
-    def _interrupted(
-        self,
-        job_id: str,
-        run_id: str,
-        running: _Running,
-        log: RunLog,
-        started: float,
-        stats: TransferStats,
-        attempts: int,
-        path: Path,
-    ) -> RunResult:
-        reason = running.reason
-        text = {
-            "pause": "paused from another terminal",
-            "signal": "stopped by a signal (Ctrl-C or SIGTERM)",
-            "shutdown": "stopped because the daemon shut down",
-        }.get(reason, reason)
-        log.line("backupplan", f"run interrupted: {text}; the next run resumes from what was copied")
-        self._close_log(job_id, run_id, log)
-        self.journal.append(
-            "run.interrupted", job=job_id, run=run_id, data={"reason": reason, "message": text}
-        )
-        result = RunResult(
-            job_id,
-            run_id,
-            "interrupted",
-            text,
-            time.monotonic() - started,
-            stats.bytes_transferred,
-            stats.files_transferred,
-            None,
-            attempts,
-            path,
-        )
-        self._after_run(job_id, result)
-        self.on_event(RunEvent("finished", job_id, run_id, result=result))
-        return result
-
-    def _after_run(self, job_id: str, result: RunResult) -> None:
+    def ended(self, result: RunResult) -> RunResult:
+        """After a run's end is journaled: notify, prune old logs, update the site, tell the caller."""
+        job_id = result.job
         job_state = self.journal.state.jobs.get(job_id)
         if self.notifications is not None and job_state is not None:
             self._notify(job_id, result, job_state.notes.get("notify") or {})
         prune_logs(self.loaded.state_dir / "logs" / job_id, self.loaded.plan.settings.log_retention.runs)
         self._publish([job_id])
+        self.on_event(RunEvent("finished", job_id, result.run, result=result))
+        return result
 
     def _notify(self, job_id: str, result: RunResult, notes: dict[str, Any]) -> None:
         from backupplan.notify.decide import NotifyState
@@ -415,7 +193,7 @@ class Session:
 
     # -- progress, notes, pause requests -------------------------------------------------------------
 
-    def _progress_handler(self, job_id: str, run_id: str) -> Callable[[Progress, int], None]:
+    def progress_handler(self, job_id: str, run_id: str) -> Callable[[Progress, int], None]:
         folder = ensure_private_dir(self.loaded.state_dir / "progress")
         last = [0.0]
 
@@ -440,13 +218,13 @@ class Session:
 
         return handle
 
-    def _close_log(self, job_id: str, run_id: str, log: RunLog) -> None:
+    def close_log(self, job_id: str, run_id: str, log: RunLog) -> None:
         """Close the run's log and say so when it could not be written (the run itself went on)."""
         log.close()
         if log.error is not None:
-            self._note(job_id, run_id, f"the run's log is incomplete: {log.error}")
+            self.note(job_id, run_id, f"the run's log is incomplete: {log.error}")
 
-    def _note(self, job_id: str, run_id: str, text: str) -> None:
+    def note(self, job_id: str, run_id: str, text: str) -> None:
         self.on_event(RunEvent("note", job_id, run_id, message=mask(text)))
 
     def _publish(self, job_ids: list[str]) -> None:
@@ -472,15 +250,3 @@ class Session:
                 if job_state is not None and job_state.pause_requested and not running.cancel.is_set():
                     running.reason = "pause"
                     running.cancel.set()
-
-
-def _status_of(outcome: Outcome) -> tuple[str, str | None]:
-    """The run's status and reason for an engine outcome."""
-    if outcome.kind == "ok":
-        return "succeeded", None
-    if outcome.kind == "warning":
-        return "warning", mask(outcome.message)
-    if outcome.stopped == "timeout":
-        return "timed_out", mask(outcome.message)
-    message = mask(outcome.message)
-    return "failed", message + (f" ({outcome.hint})" if outcome.hint else "")

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from backupplan.journal import JobLock, Journal
     from backupplan.plan.load import LoadedPlan
     from backupplan.plan.model import Retries
-    from backupplan.runner.session import RunResult, Session
+    from backupplan.runner.results import RunResult
+    from backupplan.runner.session import Session
     from backupplan.scheduler.clock import Clock
 
 RETRY_CAP = 24 * 3600.0  # a failing job is tried again at least daily (and at every slot anyway)

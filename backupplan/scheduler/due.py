@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from backupplan.plan.load import LoadedPlan
     from backupplan.plan.model import Job
     from backupplan.plan.schedule import Schedule
-    from backupplan.runner.session import Trigger
+    from backupplan.runner.results import Trigger
 
 LOCATION_FIELDS = ("engine", "source", "destination")
 RETRY_NOTE = "retry"  # the job.note key the dispatcher keeps a failed run's retry time under

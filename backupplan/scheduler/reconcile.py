@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from backupplan.journal import Journal, State
     from backupplan.notify.hub import Notifications
     from backupplan.plan.load import LoadedPlan
-    from backupplan.runner.session import Trigger
+    from backupplan.runner.results import Trigger
 
 MISSED_LISTED = 24  # missed slots journaled one by one; more are journaled as one summary
 RECENT_MISSED = 20  # missed slots each job keeps in its notes for status and the site

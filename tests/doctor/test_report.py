@@ -14,7 +14,8 @@ import click
 import orjson
 from syrupy.assertion import SnapshotAssertion
 
-from backupplan.doctor import Context, Space, diagnose, render
+from backupplan.commands.doctor import render
+from backupplan.doctor import Context, Space, diagnose
 from backupplan.doctor.files import user_text
 from backupplan.journal import Journal
 from backupplan.secrets import mask

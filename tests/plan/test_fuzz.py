@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from backupplan.errors import EXIT_FAILED, EXIT_OK, PlanError, run_cli
+from backupplan.cli.exits import run_cli
+from backupplan.errors import EXIT_FAILED, EXIT_OK, PlanError
 from backupplan.plan.load import load_plan
 
 REPO = Path(__file__).resolve().parents[2]

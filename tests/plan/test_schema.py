@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 from pathlib import Path
 
 import jsonschema
@@ -19,14 +21,21 @@ PLANS = [REPO / "backups.yaml", *sorted((REPO / "examples" / "plans").glob("*.ya
 
 
 def all_models() -> list[type[BaseModel]]:
-    return [
+    """Every model defined in the model package's modules (the package itself included)."""
+    modules = [model] + [
+        importlib.import_module(f"{model.__name__}.{info.name}")
+        for info in pkgutil.iter_modules(model.__path__)
+    ]
+    found = {
         value
-        for value in vars(model).values()
+        for module in modules
+        for value in vars(module).values()
         if isinstance(value, type)
         and issubclass(value, BaseModel)
-        and value.__module__ == model.__name__
+        and value.__module__.startswith(model.__name__)
         and value is not model.Strict
-    ]
+    }
+    return sorted(found, key=lambda section: section.__name__)
 
 
 @pytest.mark.parametrize("section", all_models(), ids=lambda section: section.__name__)

@@ -1,0 +1,176 @@
+"""One job under `jobs:`: what to copy, where, when and how."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+from backupplan.plan.model.fields import ENV_NAME, Duration, Size, Strict
+from backupplan.plan.model.hooks import Hooks
+from backupplan.plan.model.notify import NotifyList
+from backupplan.plan.model.settings import Retries
+from backupplan.plan.model.snapshots import Snapshots
+
+
+class Job(Strict):
+    """One backup job: what to copy, where, when and how."""
+
+    description: str | None = Field(
+        None,
+        description="A line for people: shown on the site and in status.",
+        examples=["Family photos to the NAS"],
+    )
+    engine: Literal["rsync", "rclone"] = Field(
+        description="The program that copies: rsync (local, ssh, "
+        "rsync daemon) or rclone (any rclone remote).",
+        examples=["rsync"],
+    )
+    source: str = Field(
+        min_length=1,
+        description="What to back up: a folder (its contents are copied), "
+        "`host:path` over ssh, or an rclone remote path.",
+        examples=["~/Pictures"],
+    )
+    destination: str = Field(
+        min_length=1,
+        description="Where the copy goes: a folder, `host:path`, "
+        "`rsync://host/module/path`, or `remote:bucket/path` for rclone.",
+        examples=["/mnt/nas/photos"],
+    )
+    schedule: str | None = Field(
+        None,
+        description="When to run: cron (`0 2 * * *`), an alias (`@daily`) or "
+        "an interval (`every 6h`); leave it out for manual-only jobs.",
+        examples=["0 2 * * *"],
+    )
+    missed: Literal["run_once", "skip"] = Field(
+        "run_once",
+        description="After downtime: run once for all missed slots, or skip them (each is recorded).",
+        examples=["run_once"],
+    )
+    bandwidth: Size | None = Field(
+        None,
+        description="Transfer limit per second; 0 is unlimited. Defaults to settings.bandwidth.",
+        examples=["5MiB"],
+    )
+    exclude: list[str] = Field(
+        default_factory=list,
+        description="Patterns to leave out (rsync filter syntax for rsync, rclone filter syntax for rclone).",
+        examples=[["*.tmp", ".cache/"]],
+    )
+    include: list[str] = Field(
+        default_factory=list,
+        description="Patterns to keep even when an exclude matches; checked before the excludes.",
+        examples=[["*.jpg"]],
+    )
+    delete: bool = Field(
+        False,
+        description="Mirror deletions: remove files from the destination that are gone from the source.",
+        examples=[False],
+    )
+    snapshots: Snapshots | None = Field(
+        None,
+        description="Keep dated hard-linked snapshots instead of one mirror (rsync only).",
+        examples=[{"keep": {"daily": 7, "weekly": 4}}],
+    )
+    verify: Literal["none", "quick", "checksum"] = Field(
+        "none",
+        description="Check the copy after each run: "
+        "quick compares sizes and times, checksum compares "
+        "contents.",
+        examples=["checksum"],
+    )
+    timeout: Duration | None = Field(
+        None,
+        description="Stop a run that takes longer than this. Defaults to settings.timeout.",
+        examples=["4h"],
+    )
+    retries: Retries | None = Field(
+        None,
+        description="Retry policy for this job. Defaults to settings.retries.",
+        examples=[{"attempts": 5, "backoff": "1m"}],
+    )
+    hooks: Hooks = Field(
+        default_factory=Hooks,
+        description="Commands to run before and after.",
+        examples=[{"before": [["/usr/local/bin/dump-db"]]}],
+    )
+    enabled: bool = Field(
+        True, description="A disabled job is kept in the plan but never run.", examples=[True]
+    )
+    allow_vanished: bool = Field(
+        True,
+        description="Files that vanish during the transfer (rsync exit 24) "
+        "make the run a warning instead of a failure.",
+        examples=[True],
+    )
+    notify: NotifyList = Field(
+        default_factory=list,
+        description="Extra notification targets for this job, on top of settings.notify.",
+        examples=[["json://hooks.example.com/photos"]],
+    )
+    ping: str | None = Field(
+        None,
+        description="A healthchecks-style URL pinged at start (/start), success and failure (/fail).",
+        examples=["https://hc-ping.com/${HC_UUID}"],
+    )
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="Environment variables for the engine and "
+        "hooks, e.g. rclone credentials; values from ${VAR} stay secret.",
+        examples=[{"RSYNC_PASSWORD": "${NAS_PASSWORD}"}],
+    )
+    extra_args: list[str] = Field(
+        default_factory=list,
+        description="Extra options passed to the engine as they are; each must start with '-'.",
+        examples=[["--one-file-system"]],
+    )
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        from backupplan.plan.schedule import ScheduleError, parse_schedule, resolve_timezone
+
+        context = info.context or {}
+        zone = context.get("timezone") or resolve_timezone("UTC")
+        try:
+            return parse_schedule(value, zone).text
+        except ScheduleError as error:
+            raise PydanticCustomError(
+                "schedule", "{reason}", {"reason": str(error), "hint": error.hint}
+            ) from None
+
+    @field_validator("extra_args")
+    @classmethod
+    def _options_only(cls, value: list[str]) -> list[str]:
+        for argument in value:
+            if not argument.startswith("-"):
+                raise PydanticCustomError(
+                    "extra_args",
+                    "{reason}",
+                    {
+                        "reason": f"{argument!r} is not an option",
+                        "hint": "extra_args takes options only, like --one-file-system; "
+                        "attach values with '='",
+                    },
+                )
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not ENV_NAME.match(name):
+                raise PydanticCustomError(
+                    "env_name",
+                    "{reason}",
+                    {
+                        "reason": f"{name!r} is not an environment variable name",
+                        "hint": "use letters, digits and '_', not starting with a digit",
+                    },
+                )
+        return value

@@ -1,0 +1,246 @@
+"""One run of one job, phase by phase, once its lock is held (see backupplan.runner.session):
+
+1. `_start`: journal `run.started`, open the log, tell the site and the notifications;
+2. `_before`: the `before` hooks (one failing skips the transfer);
+3. `_copy`: stage a new snapshot's `.partial` folder for snapshot jobs, then transfer with retries
+   and the job's wall-clock limit; `_aftercare` promotes the snapshot, verifies and prunes;
+4. `_follow_up`: `on_success` or `on_failure`, then `after` hooks, with the run's facts in
+   BACKUPPLAN_*;
+5. `_finish` journals `run.finished` (or `_interrupted` journals `run.interrupted` when the run
+   was stopped by `pause`, a signal or a shutdown).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from backupplan.engines import Outcome, TransferSpec, TransferStats
+from backupplan.errors import BackupplanError
+from backupplan.journal.records import format_timestamp
+from backupplan.runner.aftercare import Aftercare, after_transfer
+from backupplan.runner.hooks import HookFailure, hook_environment, run_hooks
+from backupplan.runner.logfile import RunLog, log_path, stamp
+from backupplan.runner.results import RunEvent, RunResult, Trigger, status_of
+from backupplan.runner.transfer import TransferHooks, TransferResult, run_transfer, transfer_spec
+
+if TYPE_CHECKING:
+    from backupplan.plan.model import Job
+    from backupplan.runner.session import Running, Session
+    from backupplan.snapshots import Staging
+
+INTERRUPTED = {
+    "pause": "paused from another terminal",
+    "signal": "stopped by a signal (Ctrl-C or SIGTERM)",
+    "shutdown": "stopped because the daemon shut down",
+}
+
+
+@dataclass
+class JobRun:
+    """The run `run_id` of `job_id` in `session`; `running` carries its cancel event."""
+
+    session: Session
+    job_id: str
+    job: Job
+    run_id: str
+    trigger: Trigger
+    running: Running
+    path: Path = field(init=False)
+    log: RunLog = field(init=False)
+    spec: TransferSpec = field(init=False)
+    started: float = field(init=False)
+    deadline: float = field(init=False)
+    started_at: datetime = field(init=False)
+    facts: dict[str, Any] = field(init=False)
+    transfer: TransferResult | None = None
+    staging: Staging | None = None
+
+    async def execute(self) -> RunResult:
+        """Run every phase; return how the run ended."""
+        self._start()
+        failures = await self._before()
+        outcome = await self._copy(failures)
+        stats = self.transfer.stats if self.transfer is not None else TransferStats()
+        attempts = self.transfer.attempts if self.transfer is not None else 0
+        if self.transfer is not None and outcome.succeeded:
+            outcome = await self._aftercare(outcome, stats)
+        status, reason = status_of(outcome)
+        if outcome.stopped == "cancel":
+            return self._interrupted(stats, attempts)
+        status, reason = await self._follow_up(status, reason, outcome, stats)
+        return self._finish(status, reason, outcome, stats, attempts)
+
+    def _start(self) -> None:
+        session, job_id, job, run_id = self.session, self.job_id, self.job, self.run_id
+        state_dir = session.loaded.state_dir
+        self.path = log_path(state_dir, job_id, run_id)
+        self.log = RunLog(self.path)
+        self.started = time.monotonic()
+        self.started_at = datetime.now(UTC)
+        self.spec = spec = transfer_spec(job, session.loaded.base_dir)
+        self.deadline = self.started + (job.timeout or session.loaded.plan.settings.timeout)
+        session.journal.append("run.started", job=job_id, run=run_id, data={
+            "trigger": self.trigger, "engine": job.engine, "attempt": 1,
+            "log": str(self.path.relative_to(state_dir)), "source": spec.source,
+            "destination": spec.destination,
+            **({"slot": format_timestamp(self.running.slot)} if self.running.slot else {}),
+        })  # fmt: skip
+        self.log.line(
+            "backupplan",
+            f"run {run_id} of {job_id} ({self.trigger}): {job.engine} {spec.source} -> {spec.destination}",
+        )
+        session.on_event(RunEvent("started", job_id, run_id))
+        if session.site_feed is not None:
+            session.site_feed.progress()  # status.json shows the run at once; pages follow at its end
+        if session.notifications is not None:
+            session.notifications.run_started(job_id, run_id)
+        self.facts = {
+            "job": job_id,
+            "run": run_id,
+            "log": str(self.path),
+            "engine": job.engine,
+            "source": spec.source,
+            "destination": spec.destination,
+            "trigger": self.trigger,
+        }
+
+    async def _before(self) -> list[HookFailure]:
+        return await run_hooks(
+            "before",
+            self.job.hooks.before,
+            log=self.log,
+            env=hook_environment(self.job.env, self.facts),
+            stop_at_first_failure=True,
+            cancel=self.running.cancel,
+        )
+
+    def _journal(self, kind: str, data: dict[str, Any]) -> object:
+        return self.session.journal.append(kind, job=self.job_id, run=self.run_id, data=data)
+
+    def _note(self, text: str) -> None:
+        self.session.note(self.job_id, self.run_id, text)
+
+    async def _copy(self, failures: list[HookFailure]) -> Outcome:
+        """Stage the snapshot (snapshot jobs) and transfer; return the transfer's outcome."""
+        if failures:
+            return Outcome(
+                "fatal",
+                f"{failures[0].describe()}: the transfer was skipped",
+                "see the hook's output in the run's log",
+            )
+        if self.running.cancel.is_set():
+            return Outcome("fatal", "stopped on request", "", None, None, "cancel")
+        try:
+            self.staging = await self._stage_snapshot()
+        except BackupplanError as error:
+            return Outcome("fatal", str(error), "no snapshot was made")
+        if self.staging is not None:
+            self.spec = self.staging.spec
+        settings = self.session.loaded.plan.settings
+        self.transfer = await run_transfer(
+            self.job, self.spec, log=self.log, deadline=self.deadline, stop_grace=settings.stop_grace,
+            cancel=self.running.cancel, hooks=TransferHooks(
+                journal=self._journal,
+                progress=self.session.progress_handler(self.job_id, self.run_id),
+                note=self._note,
+            ),
+        )  # fmt: skip
+        return self.transfer.outcome
+
+    async def _stage_snapshot(self) -> Staging | None:
+        """For a snapshot job, set up the new snapshot's `.partial` folder (see snapshots.stage)."""
+        if self.job.snapshots is None or self.job.engine != "rsync":
+            return None
+        from backupplan.snapshots import prepare
+
+        return await prepare(
+            self.spec, Path(self.spec.destination), self.session.clock(),
+            say=lambda text: self.log.line("backupplan", text),
+            timeout=max(0.1, self.deadline - time.monotonic()), cancel=self.running.cancel,
+        )  # fmt: skip
+
+    async def _aftercare(self, outcome: Outcome, stats: TransferStats) -> Outcome:
+        """Promote the snapshot, verify the copy and prune (runner.aftercare)."""
+        loaded = self.session.loaded
+        finished = await after_transfer(Aftercare(
+            self.job_id, self.job, self.spec, self.staging, loaded.timezone, self.log, self._journal,
+            self._note, self.deadline, loaded.plan.settings.stop_grace, self.running.cancel,
+        ), outcome, stats)  # fmt: skip
+        if finished.snapshot is not None:
+            self.facts["snapshot"] = str(finished.snapshot.path)
+        return finished.outcome
+
+    async def _follow_up(
+        self, status: str, reason: str | None, outcome: Outcome, stats: TransferStats
+    ) -> tuple[str, str | None]:
+        """Run `on_success` or `on_failure`, then `after`; a failing one turns success into a warning."""
+        self.facts.update(
+            status=status,
+            exit_code=outcome.exit_code,
+            bytes=stats.bytes_transferred,
+            files=stats.files_transferred,
+            reason=reason or "",
+        )
+        env = hook_environment(self.job.env, self.facts)
+        hooks = self.job.hooks
+        good = status in ("succeeded", "warning")
+        which, follow_up = ("on_success", hooks.on_success) if good else ("on_failure", hooks.on_failure)
+        after = await run_hooks(which, follow_up, log=self.log, env=env, stop_at_first_failure=False)
+        after += await run_hooks("after", hooks.after, log=self.log, env=env, stop_at_first_failure=False)
+        if after and status == "succeeded":
+            return "warning", f"{after[0].describe()}"
+        return status, reason
+
+    def _finish(
+        self, status: str, reason: str | None, outcome: Outcome, stats: TransferStats, attempts: int
+    ) -> RunResult:
+        duration = time.monotonic() - self.started
+        result = RunResult(
+            self.job_id,
+            self.run_id,
+            status,
+            reason,
+            duration,
+            stats.bytes_transferred,
+            stats.files_transferred,
+            outcome.exit_code,
+            attempts,
+            self.path,
+        )
+        self.log.line(
+            "backupplan",
+            f"run {status}"
+            + (f": {reason}" if reason else "")
+            + f" after {duration:.1f}s; {stats.files_transferred} files, {stats.bytes_transferred} bytes",
+        )
+        self.session.close_log(self.job_id, self.run_id, self.log)
+        self._journal("run.finished", {
+            "status": status, "exit_code": outcome.exit_code, "bytes": stats.bytes_transferred,
+            "files": stats.files_transferred, "duration": round(duration, 3), "attempts": attempts,
+            "reason": reason, "started_at": stamp(self.started_at),
+        })  # fmt: skip
+        return self.session.ended(result)
+
+    def _interrupted(self, stats: TransferStats, attempts: int) -> RunResult:
+        reason = self.running.reason
+        text = INTERRUPTED.get(reason, reason)
+        self.log.line("backupplan", f"run interrupted: {text}; the next run resumes from what was copied")
+        self.session.close_log(self.job_id, self.run_id, self.log)
+        self._journal("run.interrupted", {"reason": reason, "message": text})
+        result = RunResult(
+            self.job_id,
+            self.run_id,
+            "interrupted",
+            text,
+            time.monotonic() - self.started,
+            stats.bytes_transferred,
+            stats.files_transferred,
+            None,
+            attempts,
+            self.path,
+        )
+        return self.session.ended(result)
