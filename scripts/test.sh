@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up a fresh machine and run every check: ruff (lint + format), mypy, the whole test suite.
+# Set up a fresh machine and run every check: ruff (lint + format), mypy, the import layers
+# (import-linter), the whole test suite.
 # Extra arguments go to pytest, e.g. `scripts/test.sh -m "not slow"` for the quick subset.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -11,5 +12,7 @@ ruff check backupplan tests bench
 ruff format --check backupplan tests bench
 echo "== mypy"
 mypy
+echo "== import layers"
+lint-imports --no-cache
 echo "== pytest"
 pytest "$@"
