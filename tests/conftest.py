@@ -22,7 +22,8 @@ REPO = Path(__file__).resolve().parent.parent
 def _isolated_home(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Path]:
-    """Point HOME and the XDG folders at a scratch folder: no test touches the real home."""
+    """Point HOME and the XDG folders at a scratch folder: no test touches the real home; every
+    process reports the host name `test-host`."""
     home = tmp_path_factory.mktemp("home")
     for name, value in {
         "HOME": home,
@@ -32,6 +33,7 @@ def _isolated_home(
     }.items():
         monkeypatch.setenv(name, str(value))
     monkeypatch.delenv("BACKUPPLAN_PLAN", raising=False)
+    monkeypatch.setenv("BACKUPPLAN_HOST", "test-host")  # the name status documents report
     registry.clear()
     yield home
     registry.clear()

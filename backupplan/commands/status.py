@@ -54,9 +54,10 @@ def locate_state(plan_path: str, state_dir: str | None) -> StateLocation:
 def status_command(
     plan_path: str, *, state_dir: str | None, as_json: bool, now: datetime | None = None
 ) -> int:
-    """Print the status table (or the JSON document); return 1 when the state dir cannot be
-    written (the table is still printed), else 0."""
+    """Print the status table (or the JSON document); return 1 while the state dir cannot be
+    written (read-only, full, not ours: the table is still printed), else 0."""
     from backupplan.status.document import build_status
+    from backupplan.status.facts import machine_facts
 
     location = locate_state(plan_path, state_dir)
     with location.open_journal() as journal:
@@ -66,13 +67,14 @@ def status_command(
             plan=location.plan,
             now=now or datetime.now(UTC),
             progress_dir=location.state_dir / "progress",
+            **machine_facts(location.plan, location.state_dir),
         )
     if as_json:
         click.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())
     else:
         click.echo(render_status(document, location.timezone))
     unwritable = any(problem["kind"] == "unwritable" for problem in document["journal"]["problems"])
-    return 1 if unwritable else 0
+    return 1 if unwritable or document["state_dir"]["problem"] else 0
 
 
 def local_time(stamp: str | None, zone: tzinfo) -> str:
@@ -93,6 +95,8 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def _status_text(job: dict[str, Any]) -> str:
     text = str(job["status"]).replace("_", " ")
+    if job["paused"] and job.get("paused_by"):
+        text += f" (by {job['paused_by']})"
     if job["overdue"]:
         text += ", overdue"
     if not job["enabled"] and job["status"] != "removed":
@@ -173,4 +177,7 @@ def render_status(document: dict[str, Any], zone: tzinfo) -> str:
             "  Backups go on. Once the copy is looked at, `backupplan journal repair` drops the "
             "damaged lines (an upgrade is the fix for records of a newer format)."
         )
+    space = document.get("state_dir") or {}
+    if space.get("problem"):
+        lines.append(f"State dir {space['path']} {space['problem']}.")
     return "\n".join(lines)

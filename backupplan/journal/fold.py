@@ -69,6 +69,8 @@ class Folder:
             types.RECOVERY_HANDLED: self._recovery_handled,
             types.VERIFY_FINISHED: self._verify_finished,
             types.JOB_NOTE: self._job_note,
+            types.JOB_OVERDUE: self._job_overdue,
+            types.JOB_ON_TIME: self._job_on_time,
             types.TORN_TAIL: self._torn_tail,
             types.DAMAGED: self._damaged,
             types.REPAIRED: self._repaired,
@@ -260,12 +262,27 @@ class Folder:
     def _job_paused(self, record: Raw) -> None:
         job = self._job_of(record)
         if job is not None:
+            if not job.paused:
+                by = self._data(record).get("by")
+                job.paused_since, job.paused_by = record["ts"], by if isinstance(by, str) else None
             job.paused = True
 
     def _job_resumed(self, record: Raw) -> None:
         job = self._job_of(record)
         if job is not None:
             job.paused = job.pause_requested = False
+            job.paused_since = job.paused_by = None
+
+    def _job_overdue(self, record: Raw) -> None:
+        job = self._job_of(record)
+        deadline = self._data(record).get("deadline")
+        if job is not None and isinstance(deadline, str):
+            job.overdue_since = deadline
+
+    def _job_on_time(self, record: Raw) -> None:
+        job = self._job_of(record)
+        if job is not None:
+            job.overdue_since = None
 
     def _job_removed(self, record: Raw) -> None:
         job = self._job_of(record)

@@ -46,6 +46,8 @@ CONTROL_RESUME = "control.resume"
 RECOVERY_HANDLED = "recovery.handled"
 VERIFY_FINISHED = "verify.finished"
 JOB_NOTE = "job.note"
+JOB_OVERDUE = "job.overdue"
+JOB_ON_TIME = "job.on_time"
 # Written by the scheduler; the fold ignores them (they describe the daemon and rejected edits).
 PLAN_REJECTED = "plan.rejected"
 DAEMON_STARTED = "daemon.started"

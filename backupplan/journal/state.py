@@ -128,6 +128,9 @@ class JobState:
     paused: bool = False
     removed: bool = False
     pause_requested: bool = False
+    paused_since: str | None = None  # when the job was paused, and by whom (`backupplan pause`,
+    paused_by: str | None = None  # `recovery`): what a paused job's overdue notice says
+    overdue_since: str | None = None  # the deadline of the open overdue episode, if any
     engine: str | None = None
     current: RunSummary | None = None
     last_run: RunSummary | None = None  # the newest ended or skipped run

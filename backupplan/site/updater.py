@@ -55,6 +55,12 @@ class SiteUpdater:
                 self._timer.start()
             return False
 
+    def heartbeat(self, status: JsonDict) -> None:
+        """Given a fresh status document, write status.json now (a pending progress tick is
+        superseded by it)."""
+        with self._lock:
+            self._write(status, self._clock())
+
     def flush(self) -> bool:
         """Write the pending progress, if any; return whether something was written."""
         with self._lock:

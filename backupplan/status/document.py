@@ -11,7 +11,7 @@ import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
@@ -24,8 +24,12 @@ from backupplan.journal.state import JobState, RunSummary, State
 if TYPE_CHECKING:
     from backupplan.plan.load import LoadedPlan
     from backupplan.plan.model import Job
+    from backupplan.status.facts import StateSpace
 
 STATUS_FORMAT = 1
+HEARTBEAT = 60.0  # seconds between two refreshes of status.json by a daemon, even when idle
+MISSED_BEATS = 3  # a daemon's status is stale after this many heartbeats without a refresh
+TIMER_GRACE = 600.0  # OS timers: stale this long after the next slot passed without a refresh
 RECENT_RUNS = 10
 INTERRUPTIONS_SHOWN_FOR = timedelta(days=7)
 UNTIMED = frozenset({"interrupted", "skipped"})
@@ -36,10 +40,20 @@ STATUS_NAMES = (
 
 @dataclass(frozen=True)
 class Timing:
-    """When a scheduled job runs next and whether it is overdue."""
+    """When a scheduled job runs next, when it becomes overdue, and whether it is."""
 
     next_run: datetime | None
     overdue: bool
+    deadline: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Keeper:
+    """What keeps the status fresh: a daemon (refreshing it every `heartbeat` seconds), OS timers
+    (`apply` at every slot), or nothing (`manual`: runs are started by hand)."""
+
+    kind: Literal["daemon", "timer", "manual"]
+    heartbeat: float | None = None
 
 
 def stamp(moment: datetime) -> str:
@@ -76,36 +90,37 @@ def run_summary(summary: RunSummary) -> dict[str, Any]:
 
 
 def timing(job: JobState | None, plan_job: Job, plan: LoadedPlan, now: datetime) -> Timing:
-    """Given a job with a schedule, return its next run and whether it is overdue.
+    """Given a job with a schedule, return its next run, its deadline and whether it is overdue.
 
-    Cron: the next fire time after now; overdue when the first fire time after the last success
-    (or, never successful, after it was first applied) plus `overdue_grace` has passed. Interval:
-    the last start plus the interval (now, when that is past); overdue when the last success plus
-    the interval plus the grace has passed.
+    Cron: the next fire time after now. Interval: the last start plus the interval (now, when that
+    is past). The deadline is `overdue_deadline`'s; a paused job keeps it (paused is not silent: it
+    becomes overdue like any other) but has no next run; a disabled job has neither.
     """
     from backupplan.plan.schedule import parse_schedule
 
     assert plan_job.schedule is not None
-    schedule = parse_schedule(plan_job.schedule, plan.timezone)
-    zone = plan.timezone
-    paused = job is not None and job.paused
-    if not plan_job.enabled or paused:
+    if not plan_job.enabled:
         return Timing(None, False)
+    deadline = overdue_deadline(job, plan_job, plan)
+    overdue = deadline is not None and now > deadline
+    if job is not None and job.paused:
+        return Timing(None, overdue, deadline)
+    schedule = parse_schedule(plan_job.schedule, plan.timezone)
     if schedule.kind == "cron":
-        upcoming = schedule.next_runs(zone, now, 1)
+        upcoming = schedule.next_runs(plan.timezone, now, 1)
         next_run = upcoming[0] if upcoming else None
     else:
         latest = job.latest_run() if job is not None else None
         base = parse_timestamp(latest.started_at) if latest is not None else now
         next_run = max(base + timedelta(seconds=schedule.interval), now)
-    deadline = overdue_deadline(job, plan_job, plan)
-    return Timing(next_run, deadline is not None and now > deadline)
+    return Timing(next_run, overdue, deadline)
 
 
 def overdue_deadline(job: JobState | None, plan_job: Job, plan: LoadedPlan) -> datetime | None:
     """Given a scheduled job, return when it becomes overdue: the first slot after its last
     success (or, never successful, after it was first applied) plus `overdue_grace`; None when it
-    was never applied or its schedule has no further slot. Pausing and disabling are not checked."""
+    was never applied or its schedule has no further slot. Pausing and disabling are not checked:
+    a paused job has a deadline too."""
     from backupplan.plan.schedule import parse_schedule
 
     assert plan_job.schedule is not None
@@ -164,8 +179,11 @@ def _job_entry(
         "engine": plan_job.engine if plan_job is not None else (job.engine if job else None),
         "enabled": enabled,
         "status": status,
-        "overdue": times.overdue,
+        "overdue": times.overdue and not removed,
+        "deadline": None if times.deadline is None or removed else stamp(times.deadline),
         "paused": job is not None and job.paused,
+        "paused_since": _stamp_or_none(job.paused_since) if job is not None and job.paused else None,
+        "paused_by": job.paused_by if job is not None and job.paused else None,
         "schedule": plan_job.schedule if plan_job is not None else None,
         "next_run": None if times.next_run is None or removed else stamp(times.next_run),
         "last_run": None if latest is None else run_summary(latest),
@@ -197,9 +215,14 @@ def build_status(
     plan: LoadedPlan | None,
     now: datetime,
     progress_dir: Path | None,
+    host: str | None = None,
+    keeper: Keeper | None = None,
+    state_space: StateSpace | None = None,
 ) -> dict[str, Any]:
     """Given the folded state, the journal's health, the plan (or None) and the time, return the
-    status document exactly as docs/status-json.md describes it."""
+    status document exactly as docs/status-json.md describes it. `host`, `keeper` and
+    `state_space` are the machine's facts (backupplan.status.facts); the document says null
+    where they are not given."""
     ids = set(state.jobs) | (set(plan.jobs) if plan is not None else set())
     jobs = [_job_entry(job_id, state.jobs.get(job_id), plan, now, progress_dir) for job_id in sorted(ids)]
     counts = dict.fromkeys(STATUS_NAMES, 0)
@@ -212,6 +235,9 @@ def build_status(
         "format": STATUS_FORMAT,
         "generated_at": stamp(now),
         "backupplan_version": __version__,
+        "host": host,
+        "freshness": None if keeper is None else _freshness(keeper, jobs, now),
+        "state_dir": None if state_space is None else state_space.to_json(),
         "plan": None
         if plan is None
         else {
@@ -246,4 +272,21 @@ def build_status(
             for item in reversed(state.interruptions)
             if item.handled == "pending" or item.detected_at >= shown_since
         ],
+    }
+
+
+def _freshness(keeper: Keeper, jobs: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
+    """When the next refresh of this document is due at the latest: a daemon's after
+    MISSED_BEATS heartbeats; OS timers' at the next slot of any job, plus TIMER_GRACE."""
+    expected: datetime | None = None
+    if keeper.kind == "daemon" and keeper.heartbeat:
+        expected = now + timedelta(seconds=keeper.heartbeat * MISSED_BEATS)
+    elif keeper.kind == "timer":
+        slots = [entry["next_run"] for entry in jobs if entry["next_run"]]
+        if slots:
+            expected = parse_timestamp(min(slots)) + timedelta(seconds=TIMER_GRACE)
+    return {
+        "kept_by": keeper.kind,
+        "heartbeat": keeper.heartbeat,
+        "expected_by": None if expected is None else stamp(expected),
     }

@@ -20,28 +20,43 @@ if TYPE_CHECKING:
     from backupplan.plan.load import LoadedPlan
     from backupplan.site.build import BuildReport
     from backupplan.site.data import SiteInput, ToolCheck
+    from backupplan.status.document import Keeper
 
 NEXT_RUNS_SHOWN = 5
 
 
-def status_document(loaded: LoadedPlan, journal: Journal, now: datetime) -> dict[str, Any]:
-    """The status document for the plan's state, progress files included."""
+def status_document(
+    loaded: LoadedPlan, journal: Journal, now: datetime, keeper: Keeper | None = None
+) -> dict[str, Any]:
+    """The status document for the plan's state, progress files and this machine's facts
+    included (`keeper` when the caller knows what keeps the status fresh)."""
     from backupplan.status.document import build_status
+    from backupplan.status.facts import machine_facts
 
     return build_status(
-        journal.state, journal.health, plan=loaded, now=now, progress_dir=loaded.state_dir / "progress"
+        journal.state,
+        journal.health,
+        plan=loaded,
+        now=now,
+        progress_dir=loaded.state_dir / "progress",
+        **machine_facts(loaded, loaded.state_dir, keeper),
     )
 
 
 def site_input(
-    loaded: LoadedPlan, journal: Journal, *, now: datetime, tools: list[ToolCheck] | None = None
+    loaded: LoadedPlan,
+    journal: Journal,
+    *,
+    now: datetime,
+    tools: list[ToolCheck] | None = None,
+    keeper: Keeper | None = None,
 ) -> SiteInput:
     """Given the plan, an open journal and the time, return everything a site build needs."""
     from backupplan.plan.schedule import parse_schedule
     from backupplan.site.data import JobInput, SiteInput, SitePaths
     from backupplan.status.document import run_summary
 
-    status = status_document(loaded, journal, now)
+    status = status_document(loaded, journal, now, keeper)
     normalized = loaded.normalized()
     state = journal.state
     jobs: dict[str, JobInput] = {}
@@ -96,16 +111,26 @@ def build(loaded: LoadedPlan, journal: Journal, *, now: datetime | None = None) 
 class SiteFeed:
     """Keeps one plan's site current from a runner or daemon: `event()` after every journal event
     (rebuilds what the named jobs affect), `progress()` on progress ticks (status.json only, at most
-    once a second). Never raises: a site that cannot be written must not stop a backup; the problem
-    is reported through `on_error` once per distinct message."""
+    once a second), `heartbeat()` when nothing happens (status.json only, so that its age tells a
+    live daemon from a dead one). Never raises: a site that cannot be written must not stop a
+    backup; the problem is reported through `on_error` once per distinct message.
+
+    `keeper` says what keeps the status fresh when the caller knows (the daemon); otherwise each
+    document looks for a daemon's lock."""
 
     def __init__(
-        self, loaded: LoadedPlan, journal: Journal, *, on_error: Callable[[str], None] | None = None
+        self,
+        loaded: LoadedPlan,
+        journal: Journal,
+        *,
+        on_error: Callable[[str], None] | None = None,
+        keeper: Keeper | None = None,
     ) -> None:
         from backupplan.site.updater import SiteUpdater
 
         self.loaded = loaded
         self.journal = journal
+        self.keeper = keeper
         self._tools: list[ToolCheck] | None = None
         self._updater = SiteUpdater(loaded.site_dir)
         self._on_error = on_error
@@ -121,7 +146,13 @@ class SiteFeed:
         try:
             with self._lock:
                 self.journal.refresh()
-                data = site_input(self.loaded, self.journal, now=datetime.now(UTC), tools=self._tool_list())
+                data = site_input(
+                    self.loaded,
+                    self.journal,
+                    now=datetime.now(UTC),
+                    tools=self._tool_list(),
+                    keeper=self.keeper,
+                )
             self._updater.event(data, changed_jobs=changed_jobs)
         except Exception as error:  # the site must never stop a backup
             self._report(f"the status site could not be updated in {self.loaded.site_dir}: {error}")
@@ -129,8 +160,18 @@ class SiteFeed:
     def progress(self) -> None:
         try:
             with self._lock:
-                document = status_document(self.loaded, self.journal, datetime.now(UTC))
+                document = status_document(self.loaded, self.journal, datetime.now(UTC), self.keeper)
             self._updater.progress(document)
+        except Exception as error:
+            self._report(f"the status site's status.json could not be updated: {error}")
+
+    def heartbeat(self) -> None:
+        """Rewrite status.json now with what the journal says (no page is rendered)."""
+        try:
+            with self._lock:
+                self.journal.refresh()
+                document = status_document(self.loaded, self.journal, datetime.now(UTC), self.keeper)
+            self._updater.heartbeat(document)
         except Exception as error:
             self._report(f"the status site's status.json could not be updated: {error}")
 

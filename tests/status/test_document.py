@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 
 from backupplan.journal import JobLock, Journal
+from backupplan.journal.locks import DAEMON_LOCK, StateLock
 from backupplan.plan.load import load_plan
-from backupplan.status.document import build_status
+from backupplan.status.document import Keeper, build_status
+from backupplan.status.facts import machine_facts
 from tests.journal.helpers import FROZEN, demo
 
 
@@ -31,8 +33,8 @@ def by_id(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_top_level_and_summary(document: dict[str, Any], tmp_path: Path) -> None:
     assert list(document) == [
-        "format", "generated_at", "backupplan_version", "plan", "journal", "summary", "jobs",
-        "recent_runs", "interruptions",
+        "format", "generated_at", "backupplan_version", "host", "freshness", "state_dir", "plan",
+        "journal", "summary", "jobs", "recent_runs", "interruptions",
     ]  # fmt: skip
     assert document["format"] == 1
     assert document["generated_at"] == "2026-11-28T12:00:00Z"
@@ -64,7 +66,10 @@ def test_a_succeeded_cron_job(document: dict[str, Any]) -> None:
         "enabled": True,
         "status": "succeeded",
         "overdue": False,
+        "deadline": "2026-11-29T03:00:00Z",  # the first slot after its last success, plus 1 h grace
         "paused": False,
+        "paused_since": None,
+        "paused_by": None,
         "schedule": "0 2 * * *",
         "next_run": "2026-11-29T02:00:00Z",
         "last_run": {
@@ -162,3 +167,73 @@ def test_a_stale_progress_file_is_ignored(tmp_path: Path) -> None:
             progress_dir=state_dir / "progress",
         )  # fmt: skip
     assert by_id(document)["docs"]["progress"] is None
+
+
+def test_a_paused_job_still_becomes_overdue(tmp_path: Path) -> None:
+    plan_path, state_dir = demo(tmp_path)
+    plan = load_plan(plan_path)
+    with Journal.open(state_dir) as journal:
+        journal.append("job.paused", job="photos", data={"by": "recovery"})
+        paused_at = journal.state.jobs["photos"].paused_since
+        day_after = datetime(2026, 11, 29, 3, 0, 1, tzinfo=FROZEN.tzinfo)  # one second past its deadline
+        before = build_status(journal.state, journal.health, plan=plan, now=FROZEN, progress_dir=None)
+        after = build_status(journal.state, journal.health, plan=plan, now=day_after, progress_dir=None)
+    photos = by_id(before)["photos"]
+    assert (photos["status"], photos["paused"], photos["overdue"]) == ("paused", True, False)
+    assert photos["paused_by"] == "recovery"
+    assert photos["paused_since"] == paused_at[:19] + "Z"
+    assert (photos["next_run"], photos["deadline"]) == (None, "2026-11-29T03:00:00Z")
+    assert by_id(after)["photos"]["overdue"] is True
+    assert after["summary"]["overdue"] == before["summary"]["overdue"] + 1
+
+
+def test_a_resumed_job_forgets_who_paused_it(tmp_path: Path) -> None:
+    _, state_dir = demo(tmp_path)
+    with Journal.open(state_dir) as journal:
+        journal.append("job.paused", job="photos", data={"by": "backupplan pause"})
+        journal.append("job.resumed", job="photos")
+        job = journal.state.jobs["photos"]
+        assert (job.paused, job.paused_since, job.paused_by) == (False, None, None)
+    with Journal.open(state_dir) as reopened:  # and so does a compacted journal
+        reopened.append("job.paused", job="photos", data={"by": "recovery"})
+        reopened.compact()
+    with Journal.open(state_dir) as compacted:
+        assert compacted.state.jobs["photos"].paused_by == "recovery"
+
+
+@pytest.mark.parametrize(
+    ("keeper", "expected_by"),
+    [
+        (Keeper("daemon", 60.0), "2026-11-28T12:03:00Z"),  # three heartbeats
+        (Keeper("timer"), "2026-11-28T18:08:00Z"),  # the earliest next run (docs, 17:58) + 10 min
+        (Keeper("manual"), None),
+    ],
+)
+def test_freshness_says_when_the_next_refresh_is_due(
+    tmp_path: Path, keeper: Keeper, expected_by: str | None
+) -> None:
+    plan_path, state_dir = demo(tmp_path)
+    plan = load_plan(plan_path)
+    with Journal.open(state_dir) as journal:
+        document = build_status(
+            journal.state, journal.health, plan=plan, now=FROZEN, progress_dir=None, keeper=keeper
+        )
+    assert document["freshness"] == {
+        "kept_by": keeper.kind,
+        "heartbeat": keeper.heartbeat,
+        "expected_by": expected_by,
+    }
+
+
+def test_the_machine_facts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BACKUPPLAN_HOST", "nas")
+    plan_path, state_dir = demo(tmp_path)
+    plan = load_plan(plan_path)
+    facts = machine_facts(plan, state_dir)
+    assert facts["host"] == "nas"
+    assert facts["keeper"] == Keeper("timer")  # scheduled jobs, no daemon
+    with StateLock(state_dir, DAEMON_LOCK):
+        assert machine_facts(plan, state_dir)["keeper"] == Keeper("daemon", 60.0)
+    space = facts["state_space"]
+    assert space.free_bytes > 0 and space.total_bytes >= space.free_bytes
+    assert space.problem is None

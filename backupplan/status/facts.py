@@ -1,0 +1,90 @@
+"""Facts about this machine that the status document carries besides the journal's state: the
+host's name, what keeps the status fresh (a daemon, OS timers, or nothing), and the state dir's
+free space. Each is read when a document is built; `build_status` itself reads no clock, file
+or lock."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from backupplan.status.document import HEARTBEAT, Keeper
+from backupplan.units import format_size
+
+if TYPE_CHECKING:
+    from backupplan.plan.load import LoadedPlan
+
+FULL_BELOW = 1024 * 1024  # a state dir with less free space than this cannot record a run
+
+
+def current_host() -> str:
+    """The name this machine reports under: $BACKUPPLAN_HOST, else its hostname."""
+    return os.environ.get("BACKUPPLAN_HOST") or socket.gethostname()
+
+
+def keeper_of(loaded: LoadedPlan | None, state_dir: Path) -> Keeper:
+    """Given the plan (or None) and its state dir, return what keeps its status fresh: a daemon
+    when one holds the state dir's daemon lock, else OS timers when any enabled job has a
+    schedule (`backupplan systemd` / `cron` run `apply` at every slot), else nothing."""
+    from backupplan.journal.locks import DAEMON_LOCK, lock_holder
+
+    with contextlib.suppress(Exception):  # an unreadable lock says nothing about a daemon
+        if lock_holder(state_dir, DAEMON_LOCK) is not None:
+            return Keeper("daemon", HEARTBEAT)
+    if loaded is not None and any(job.enabled and job.schedule for job in loaded.jobs.values()):
+        return Keeper("timer")
+    return Keeper("manual")
+
+
+@dataclass(frozen=True)
+class StateSpace:
+    """The state dir's file system: free and total bytes, and what is wrong with it, if anything."""
+
+    path: str
+    free_bytes: int | None
+    total_bytes: int | None
+    problem: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "free_bytes": self.free_bytes,
+            "total_bytes": self.total_bytes,
+            "problem": self.problem,
+        }
+
+
+def state_space(state_dir: Path) -> StateSpace:
+    """Given a state dir, return its free space and a problem when it is full, read-only or not
+    writable by this process (runs cannot be recorded there)."""
+    probe = state_dir if state_dir.exists() else state_dir.parent
+    try:
+        stats = os.statvfs(probe)
+    except OSError as error:
+        return StateSpace(str(state_dir), None, None, f"cannot be read: {error.strerror or error}")
+    free, total = stats.f_bavail * stats.f_frsize, stats.f_blocks * stats.f_frsize
+    problem = None
+    if stats.f_flag & os.ST_RDONLY:
+        problem = "is on a read-only file system: no run can be recorded; remount it or move state_dir"
+    elif free < FULL_BELOW:
+        problem = (
+            f"is full: {format_size(free)} free; no run can be recorded until space is freed "
+            "(free some space or move state_dir)"
+        )
+    elif not os.access(probe, os.W_OK):
+        problem = "cannot be written by this user: no run can be recorded; fix its owner or permissions"
+    return StateSpace(str(state_dir), free, total, problem)
+
+
+def machine_facts(loaded: LoadedPlan | None, state_dir: Path, keeper: Keeper | None = None) -> dict[str, Any]:
+    """The keyword arguments of `build_status` that describe this machine (`keeper` when the
+    caller knows it, e.g. the daemon itself)."""
+    return {
+        "host": current_host(),
+        "keeper": keeper or keeper_of(loaded, state_dir),
+        "state_space": state_space(state_dir),
+    }
