@@ -15,7 +15,7 @@ from backupplan.errors import EXIT_INTERRUPTED
 if TYPE_CHECKING:
     from backupplan.journal import Journal, LockHolder
     from backupplan.plan.load import LoadedPlan
-    from backupplan.runner import RunResult
+    from backupplan.runner import RunResult, Session
     from backupplan.scheduler.dispatch import Dispatcher, Outcome
 
 
@@ -105,6 +105,7 @@ async def _apply(loaded: LoadedPlan, journal: Journal, now: datetime | None) -> 
             )
             if reconciliation.idle:
                 click.echo("No changes. Nothing is due.")
+                _keep_watch(journal, session, now)
                 return 0
             for line in [*diff_lines(reconciliation), "", *due_lines(reconciliation, not_due="acted")]:
                 click.echo(line)
@@ -116,6 +117,7 @@ async def _apply(loaded: LoadedPlan, journal: Journal, now: datetime | None) -> 
             for launch in launches:
                 dispatcher.start(launch)
         interrupted = await _wait_with_signals(dispatcher)
+        _keep_watch(journal, session, now)
     finally:
         finish(session)
     order = {job_id: index for index, job_id in enumerate(loaded.jobs)}
@@ -126,6 +128,15 @@ async def _apply(loaded: LoadedPlan, journal: Journal, now: datetime | None) -> 
     if interrupted:
         return EXIT_INTERRUPTED
     return 0 if all(outcome.ok for outcome in outcomes) else 1
+
+
+def _keep_watch(journal: Journal, session: Session, now: datetime | None) -> None:
+    """What the daemon does between runs, done once by every `apply` (the OS timers' route)."""
+    from backupplan.scheduler.overdue import OverdueWatch
+    from backupplan.scheduler.watch import heartbeat, watch_overdue
+
+    watch_overdue(journal, OverdueWatch(), session, now or datetime.now(UTC), click.echo)
+    heartbeat(session, "backupplan apply", ping=True)
 
 
 def _as_result(outcome: Outcome) -> RunResult:

@@ -44,7 +44,11 @@ def make_session(loaded: LoadedPlan, journal: Journal, on_event: Callable[[Any],
         click.echo(f"backupplan: warning: {message}", err=True)
 
     plan = loaded.plan
-    wanted = plan.settings.notify or any(job.notify or job.ping for job in plan.jobs.values())
+    wanted = (
+        plan.settings.notify
+        or plan.settings.heartbeat
+        or any(job.notify or job.ping for job in plan.jobs.values())
+    )
     notifications = None
     if wanted:  # the notification layer (and its state records) only when something listens
         from backupplan.notify.hub import Notifications

@@ -38,7 +38,23 @@ _REASONS = {
 def unwritable(path: Path, error: OSError, doing: str) -> UnwritableError:
     """Given a failed write to `path`, return the error that says what failed, why and what to do."""
     reason, hint = _REASONS.get(error.errno or 0, (error.strerror or str(error), "check the path"))
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        reason += f" ({_free_space(path)} free)"
+        hint += ", or move settings.state_dir to another disk; backups go on once there is room"
     return UnwritableError(f"cannot {doing} {path}: {reason}; {hint}")
+
+
+def _free_space(path: Path) -> str:
+    """What is left on the file system of `path` (or of its nearest existing parent)."""
+    from backupplan.units import format_size
+
+    for folder in (path, *path.parents):
+        try:
+            stats = os.statvfs(folder)
+        except OSError:
+            continue
+        return format_size(stats.f_bavail * stats.f_frsize)
+    return "unknown"
 
 
 def open_private(path: Path, flags: int) -> int:

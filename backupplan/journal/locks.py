@@ -30,6 +30,7 @@ import orjson
 
 from backupplan.errors import JobBusyError, StateError
 from backupplan.fsutil import ensure_private_dir
+from backupplan.journal.files import unwritable
 
 DAEMON_LOCK = "_daemon"
 LOCK_NAME = re.compile(r"^_?[a-z0-9][a-z0-9_-]{0,63}$")
@@ -127,7 +128,7 @@ class StateLock:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as error:
-            raise StateError(f"cannot create lock {self.path}: {error.strerror or error}") from None
+            raise unwritable(self.path, error, "create the lock") from None
         try:
             deadline = time.monotonic() + ACQUIRE_PATIENCE
             while not _try_flock(fd):
@@ -139,6 +140,9 @@ class StateLock:
             note = orjson.dumps({"pid": os.getpid(), "since": self.since.isoformat().replace("+00:00", "Z")})
             os.ftruncate(fd, 0)
             os.pwrite(fd, note + b"\n", 0)
+        except OSError as error:  # a full, read-only or foreign state dir: a clear error, not a bug
+            os.close(fd)
+            raise unwritable(self.path, error, "write the lock") from None
         except BaseException:
             os.close(fd)
             raise

@@ -197,8 +197,10 @@ def decide_overdue(
     now: datetime,
     last_success: datetime | None,
     reminder_interval: float = REMINDER_INTERVAL,
+    paused: str | None = None,
 ) -> Decision:
-    """Given a job the daemon found overdue, return the overdue notice once per episode.
+    """Given a job found overdue (`paused`: "paused since … by …" when it is paused), return the
+    overdue notice once per episode.
 
     While a reported failure streak is open, return nothing, or the streak's daily reminder when
     neither a failure message nor a finished run came for `reminder_interval`: the failing job's
@@ -230,6 +232,8 @@ def decide_overdue(
         detail = "it has never succeeded"
     else:
         detail = f"no successful run since {format_time(last_success)}"
+    if paused is not None:
+        detail += f"; the job is {paused}: `backupplan resume {job}` lets it run again"
     notice = Notice("overdue", job, now, last_success=last_success, detail=detail)
     return _decided(state, [notice])
 

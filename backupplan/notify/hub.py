@@ -119,11 +119,23 @@ class Notifications:
         return report
 
     def overdue(
-        self, state: NotifyState, job: str, *, now: datetime, last_success: datetime | None
+        self,
+        state: NotifyState,
+        job: str,
+        *,
+        now: datetime,
+        last_success: datetime | None,
+        paused: str | None = None,
     ) -> Report:
-        """The daemon found `job` overdue: queue the overdue notice once per episode."""
+        """`job` was found overdue (`paused`: "paused since … by …" when it is paused): queue the
+        overdue notice once per episode."""
         decision = decide_overdue(
-            state, job, now=now, last_success=last_success, reminder_interval=self.reminder_interval
+            state,
+            job,
+            now=now,
+            last_success=last_success,
+            reminder_interval=self.reminder_interval,
+            paused=paused,
         )
         return self._dispatch(decision)
 
@@ -164,6 +176,20 @@ class Notifications:
                 )
             sent.append(Sent(notice, tuple(target.label for target in targets)))
         return Report(decision.state, tuple(sent))
+
+    def heartbeat(self, summary: str, *, problem: str | None = None) -> None:
+        """Ping `settings.heartbeat` (if set): success with `summary`, or fail with `problem`
+        (e.g. a full state dir: the scheduler lives, but nothing can be recorded)."""
+        heartbeat = self.plan.settings.heartbeat
+        if heartbeat is None:
+            return
+        kind: PingKind = "fail" if problem else "success"
+        text = mask(problem or summary)
+        request = build_ping(heartbeat.url, kind, body=text, summary=text)
+        if request is None:
+            return
+        send = partial(send_ping, request, timeout=self.ping_timeout)
+        self.outbox.submit(f"ping {heartbeat.url}", mask(heartbeat.url), f"heartbeat {kind}", send)
 
     def _ping(self, job: str, kind: PingKind, run_id: str, *, body: str = "", summary: str = "") -> None:
         entry = self.plan.jobs.get(job)

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from backupplan.plan.model import (
+    Heartbeat,
     Hook,
     Hooks,
     Job,
@@ -36,6 +37,7 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("network_check", NetworkCheck, "settings.network_check."),
     ("log_retention", LogRetention, "settings.log_retention."),
     ("notify entries", NotifyTarget, "notify[]."),
+    ("heartbeat", Heartbeat, "settings.heartbeat."),
     ("snapshots", Snapshots, "jobs.<id>.snapshots."),
     ("snapshots.keep", Keep, "jobs.<id>.snapshots.keep."),
     ("hooks", Hooks, "jobs.<id>.hooks."),

@@ -72,7 +72,8 @@ class Session:
     ) -> list[RunResult]:
         """Run the jobs, at most `max_parallel` at once (default settings.max_parallel); return one
         result per job, in the order given. A job another process is running is not run: its
-        result says `refused`, with the lock holder in the reason."""
+        result says `refused`, with the lock holder in the reason. A run the state dir cannot
+        record (full, read-only) fails with the reason; the other jobs still run."""
         from backupplan.errors import JobBusyError
 
         limit = asyncio.Semaphore(max_parallel or self.loaded.plan.settings.max_parallel)
@@ -84,6 +85,9 @@ class Session:
                 except JobBusyError as busy:
                     self.on_event(RunEvent("note", job_id, "", message=str(busy)))
                     return RunResult(job_id, "", "refused", str(busy), 0.0)
+                except BackupplanError as error:
+                    self.on_event(RunEvent("note", job_id, "", message=mask(str(error))))
+                    return RunResult(job_id, "", "failed", mask(str(error)), 0.0)
 
         return list(await asyncio.gather(*(one(job_id) for job_id in job_ids)))
 

@@ -27,9 +27,11 @@ from backupplan.scheduler.clock import Clock, JumpDetector, SystemClock
 from backupplan.scheduler.dispatch import Dispatcher, Outcome
 from backupplan.scheduler.live import LiveSchedule
 from backupplan.scheduler.locks import apply_lock, lock_daemon
-from backupplan.scheduler.overdue import OverdueWatch, notify_overdue
+from backupplan.scheduler.overdue import OverdueWatch
 from backupplan.scheduler.reconcile import Launch, Reconciliation, commit, reconcile
 from backupplan.scheduler.report import diff_lines, due_lines
+from backupplan.scheduler.watch import heartbeat, watch_overdue
+from backupplan.status.document import Keeper
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
 
 TICK = 1.0  # seconds between looks at the clock, the plan file and the journal
 OVERDUE_EVERY = 60.0
+HEARTBEAT_EVERY = 60.0  # status.json is rewritten at least this often, so that its age shows life
+STATE_RETRY = 30.0  # after the state dir refused a write (full, read-only): look again this much later
 STOP_EXTRA = 5.0  # on top of settings.stop_grace, for stopped runs to journal their interruption
 NOTIFY_AT_STOP = 3.0  # seconds queued notifications get when the daemon stops
 
@@ -65,6 +69,7 @@ class Daemon:
         on_problem: Callable[[str], None] = lambda text: None,
         tick: float = TICK,
         overdue_every: float = OVERDUE_EVERY,
+        heartbeat_every: float = HEARTBEAT_EVERY,
         handle_signals: bool = True,
     ) -> None:
         self.plan_path = plan_path
@@ -74,6 +79,7 @@ class Daemon:
         self.problem = on_problem
         self.tick = tick
         self.overdue_every = overdue_every
+        self.heartbeat_every = heartbeat_every
         self.handle_signals = handle_signals
         self.detector = JumpDetector(self.clock)
         self.overdue = OverdueWatch()
@@ -86,6 +92,10 @@ class Daemon:
         self._paused: set[str] = set()
         self._paused_at_seq = -1  # the journal position `_paused` was read at
         self._next_overdue = 0.0
+        self._next_heartbeat = 0.0
+        self._next_ping = 0.0
+        self._trouble: str | None = None  # the last problem reported (each is said once)
+        self._retry_at: float | None = None  # when to catch up again after the state dir refused
 
     # -- control (signal handlers, the live schedule, tests) -------------------------------------
 
@@ -131,6 +141,8 @@ class Daemon:
         self.loaded, self.journal = loaded, journal
         self._wake = asyncio.Event()
         self.session = self.make_session(loaded, journal)
+        if self.session.site_feed is not None:
+            self.session.site_feed.keeper = self._keeper()
         self.dispatcher = Dispatcher(
             self.session, journal, clock=self.clock, on_skip=self._skipped, on_done=self._done
         )
@@ -164,7 +176,20 @@ class Daemon:
             try:
                 self._housekeeping()
             except BackupplanError as error:  # e.g. the state dir cannot be written: say so, go on
-                self.problem(str(error))
+                self._state_refused(str(error))
+            else:
+                if self._trouble is not None and self._retry_at is None:
+                    self.message("the state dir can be written again")
+                    self._trouble = None
+
+    def _state_refused(self, problem: str) -> None:
+        """Something could not be recorded (a full or read-only state dir): say it once, and catch
+        up every job again in STATE_RETRY seconds, so that backups go on by themselves once there
+        is room again."""
+        if problem != self._trouble:
+            self.problem(problem)
+            self._trouble = problem
+        self._retry_at = self.clock.monotonic() + STATE_RETRY
 
     def _housekeeping(self) -> None:
         jump = self.detector.check()
@@ -172,6 +197,9 @@ class Daemon:
             direction = "forward" if jump > 0 else "back"
             self.message(f"the clock jumped {direction} by {abs(jump):.0f}s: catching up from the journal")
             self.live.skip_ahead(self.clock.now())
+            self._catch_up(None)
+        if self._retry_at is not None and self.clock.monotonic() >= self._retry_at:
+            self._retry_at = None
             self._catch_up(None)
         if self._to_catch_up:
             jobs, self._to_catch_up = self._to_catch_up, set()
@@ -200,6 +228,8 @@ class Daemon:
                 self._catch_up(resumed)
         if self.clock.monotonic() >= self._next_overdue:
             self._check_overdue()
+        if self.clock.monotonic() >= self._next_heartbeat:
+            self._heartbeat()
 
     async def _shutdown(self) -> None:
         reason = self._stop_reason or "shutdown"
@@ -313,7 +343,9 @@ class Daemon:
         if site_feed is not None:
             if new.site_dir != old.site_dir:
                 site_feed.close()
-                self.session.site_feed = SiteFeed(new, self.journal, on_error=self.problem)
+                self.session.site_feed = SiteFeed(
+                    new, self.journal, on_error=self.problem, keeper=self._keeper()
+                )
             else:
                 site_feed.loaded = new
 
@@ -327,7 +359,9 @@ class Daemon:
         # Slots that passed while the run went on and that nobody journaled (it was claimed here,
         # the timers were moved past a clock jump) are found now, from the journal.
         self.catch_up_soon({job})
-        if outcome.skipped not in (None, "overlap", "paused"):
+        if outcome.skipped == "error":
+            self._state_refused(f"{job}: {outcome.message}")
+        elif outcome.skipped not in (None, "overlap", "paused"):
             self.message(f"{job}: {outcome.message}")
         retry_at = self.dispatcher.retry_time(job)
         failed = outcome.skipped == "network" or (
@@ -343,13 +377,19 @@ class Daemon:
 
     def _check_overdue(self) -> None:
         self._next_overdue = self.clock.monotonic() + self.overdue_every
-        notifications = self.session.notifications
-        if notifications is None:
-            return
-        now = self.clock.now()
-        for item in self.overdue.overdue(self.loaded, self.journal.state, now):
-            if notify_overdue(self.journal, notifications, item, now):
-                self.message(f"{item.job}: overdue since {format_timestamp(item.deadline)[:16]}Z: notified")
+        watch_overdue(self.journal, self.overdue, self.session, self.clock.now(), self.message)
+
+    def _keeper(self) -> Keeper:
+        return Keeper("daemon", self.heartbeat_every)
+
+    def _heartbeat(self) -> None:
+        now = self.clock.monotonic()
+        self._next_heartbeat = now + self.heartbeat_every
+        settings = self.loaded.plan.settings
+        ping = settings.heartbeat is not None and now >= self._next_ping
+        if settings.heartbeat is not None and ping:
+            self._next_ping = now + settings.heartbeat.every
+        heartbeat(self.session, f"backupplan daemon (pid {os.getpid()})", ping=ping)
 
     def _publish(self) -> None:
         if self.session.site_feed is not None:

@@ -148,6 +148,10 @@ class Dispatcher:
         except JobBusyError as busy:
             self.skip(launch, "overlap", f"skipped: the job was still running ({busy})")
             return None
+        except BackupplanError as error:  # the state dir cannot be written: nothing can be recorded
+            self.on_skip(launch.job, f"not started: {error}")
+            self.on_done(Outcome(launch, skipped="error", message=str(error)))
+            return None
         self._claims[launch.job] = lock
         task = asyncio.get_running_loop().create_task(self._run(launch, lock))
         self._tasks[launch.job] = task

@@ -16,6 +16,7 @@ import pytest
 from backupplan.engines import Difference, Engine, Outcome, Progress, TransferSpec, TransferStats, judge
 from backupplan.engines.base import VerifyMode
 from backupplan.process.execute import ChildIdentity, ProcessResult, run_process
+from tests.mounts import small_tmpfs
 from tests.procs import assert_nothing_left_running
 
 
@@ -107,13 +108,8 @@ def _nothing_left_running(tmp_path: Path) -> Iterator[None]:
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     """A 5 MiB tmpfs mounted for this test: writing more fails with ENOSPC."""
-    mount_point = tmp_path / "tiny-disk"
-    mount_point.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=5m", "tmpfs", str(mount_point)], check=True)
-    try:
+    with small_tmpfs(tmp_path / "tiny-disk", "5m", mode="1777") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", "--lazy", str(mount_point)], check=True)
 
 
 @pytest.fixture

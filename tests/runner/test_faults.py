@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.mounts import small_tmpfs
 from tests.runner.helpers import child_started, of_type, pid_alive, records, start_run, wait_for, write_plan
 from tests.servers import RsyncDaemon
 from tests.trees import big_file, build, describe
@@ -215,12 +216,7 @@ def _seconds_between(first: str, second: str) -> float:
 
 
 def test_full_disk_fails_once_then_succeeds_after_space_is_freed(tmp_path: Path, run_backupplan) -> None:  # type: ignore[no-untyped-def]
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(disk)], check=True
-    )  # root, as in CI
-    try:
+    with small_tmpfs(tmp_path / "disk", "3m", mode="1777") as disk:
         big_file(tmp_path / "src" / "a.bin", 1024 * 1024)
         big_file(tmp_path / "src" / "b.bin", 1024 * 1024)
         big_file(disk / "filler.bin", 1536 * 1024)
@@ -239,8 +235,6 @@ def test_full_disk_fails_once_then_succeeds_after_space_is_freed(tmp_path: Path,
         second = run_backupplan(["run", "--plan", str(plan), "j"])
         assert second.returncode == 0, second.stderr
         assert describe(disk / "out", ignore=(b".backupplan-partial",)) == describe(tmp_path / "src")
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
 def test_immutable_destination_fails(tmp_path: Path, run_backupplan) -> None:  # type: ignore[no-untyped-def]

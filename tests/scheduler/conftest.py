@@ -85,3 +85,11 @@ def world(tmp_path: Path) -> Iterator[World]:
     built = World(tmp_path)
     yield built
     built.close()
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Any:
+    """A daemon in this process under a test clock (tests.scheduler.daemon_harness)."""
+    from tests.scheduler.daemon_harness import Harness
+
+    return Harness(tmp_path)

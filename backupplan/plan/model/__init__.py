@@ -15,7 +15,13 @@ from pydantic import Field
 from backupplan.plan.model.fields import ENV_NAME, JOB_ID, JOB_ID_HINT, Duration, Size, Strict
 from backupplan.plan.model.hooks import Hook, Hooks
 from backupplan.plan.model.job import Job
-from backupplan.plan.model.notify import DEFAULT_NOTIFY_ON, NOTIFY_EVENTS, NotifyEvent, NotifyTarget
+from backupplan.plan.model.notify import (
+    DEFAULT_NOTIFY_ON,
+    NOTIFY_EVENTS,
+    Heartbeat,
+    NotifyEvent,
+    NotifyTarget,
+)
 from backupplan.plan.model.settings import LogRetention, NetworkCheck, Retries, Settings
 from backupplan.plan.model.snapshots import Keep, Snapshots
 
@@ -26,6 +32,7 @@ __all__ = [
     "JOB_ID_HINT",
     "NOTIFY_EVENTS",
     "Duration",
+    "Heartbeat",
     "Hook",
     "Hooks",
     "Job",

@@ -8,7 +8,7 @@ from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from backupplan.plan.model.fields import Duration, Size, Strict
-from backupplan.plan.model.notify import NotifyList
+from backupplan.plan.model.notify import HeartbeatSetting, NotifyList
 
 
 class Retries(Strict):
@@ -139,6 +139,15 @@ class Settings(Strict):
         default_factory=list,
         description="Notification targets for every job.",
         examples=[[{"url": "mailto://user:${SMTP_PASSWORD}@example.com", "on": ["failure", "recovery"]}]],
+    )
+    heartbeat: HeartbeatSetting | None = Field(
+        None,
+        description="A URL pinged while backupplan keeps watch (a URL, or {url, every}): an outside "
+        "service alerts when the pings stop. See docs/monitoring.md.",
+        examples=[
+            "https://hc-ping.com/${HC_HEARTBEAT_UUID}",
+            {"url": "https://hc-ping.com/x", "every": "5m"},
+        ],
     )
 
     @field_validator("timezone")
