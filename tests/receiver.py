@@ -36,7 +36,7 @@ class Received:
 class Receiver:
     """An HTTP server answering every request with `status` and recording it."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.status = 200
         self.received: list[Received] = []
         self._lock = threading.Condition()
@@ -62,7 +62,7 @@ class Receiver:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.port = self.server.server_address[1]
         self.url = f"127.0.0.1:{self.port}"
         self.thread = threading.Thread(

@@ -52,8 +52,12 @@ def make_session(loaded: LoadedPlan, journal: Journal, on_event: Callable[[Any],
     notifications = None
     if wanted:  # the notification layer (and its state records) only when something listens
         from backupplan.notify.hub import Notifications
+        from backupplan.notify.spool import Spool
 
-        notifications = Notifications(plan, on_failure=notify_failed)
+        notifications = Notifications(
+            plan, on_failure=notify_failed, spool=Spool(loaded.state_dir / "outbox")
+        )
+        notifications.replay()  # what a process that died (or exited) before sending left behind
     return Session(
         loaded,
         journal,

@@ -10,10 +10,11 @@ makes the state survive a restart). Final delivery failures reach `on_failure` a
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -28,10 +29,11 @@ from backupplan.notify.decide import (
     decide_run,
     sent_record,
 )
-from backupplan.notify.message import ping_summary, render
-from backupplan.notify.outbox import FailureCallback, Outbox
+from backupplan.notify.message import Message, ping_summary, render
+from backupplan.notify.outbox import FailureCallback, Outbox, Undelivered
 from backupplan.notify.ping import PING_TIMEOUT, PingKind, build_ping, send_ping, tail
 from backupplan.notify.send import DELIVERY_TIMEOUT, deliver, plan_targets
+from backupplan.notify.spool import Claim, Spool, expired, new_message_id, url_digest
 from backupplan.plan.model import Plan
 from backupplan.secrets import mask
 
@@ -41,6 +43,8 @@ EXIT_FLUSH_TIMEOUT = 30.0
 # Events journaled as notify.sent even when no target wanted them: the history shows every failure
 # and overdue episode the rules counted.
 _REMEMBERED = frozenset({"failure", "overdue"})
+
+logger = logging.getLogger("backupplan.notify")
 
 
 @dataclass(frozen=True)
@@ -90,10 +94,13 @@ class Notifications:
         reminder_interval: float = REMINDER_INTERVAL,
         delivery_timeout: float = DELIVERY_TIMEOUT,
         ping_timeout: float = PING_TIMEOUT,
+        spool: Spool | None = None,
     ) -> None:
         self.plan = plan
         self.host = host or socket.gethostname()
         self.outbox = outbox or Outbox(on_failure)
+        self.on_failure = on_failure
+        self.spool = spool
         self.reminder_interval = reminder_interval
         self.delivery_timeout = delivery_timeout
         self.ping_timeout = ping_timeout
@@ -165,17 +172,85 @@ class Notifications:
                 continue
             message = render(notice, host=self.host, site_url=self.plan.settings.site_url)
             for target in targets:
-                send = partial(deliver, target.url, message, timeout=self.delivery_timeout)
-                self.outbox.submit(
-                    f"notify {target.url}",
-                    target.label,
-                    notice.event,
-                    send,
-                    job=notice.job,
-                    run=notice.run_id,
-                )
+                self._send(target.url, target.label, notice.event, message, notice.job, notice.run_id)
             sent.append(Sent(notice, tuple(target.label for target in targets)))
         return Report(decision.state, tuple(sent))
+
+    def _send(
+        self,
+        url: str,
+        label: str,
+        event: str,
+        message: Message,
+        job: str | None,
+        run: str | None,
+        *,
+        message_id: str | None = None,
+        claim: Claim | None = None,
+    ) -> None:
+        """Queue one message to one target: spooled first (durable) when there is a spool."""
+        if claim is None and self.spool is not None:
+            message_id = new_message_id(datetime.now(UTC))
+            message = replace(message, body=f"{message.body}\n\nbackupplan message {message_id}")
+            entry = {
+                "id": message_id,
+                "queued_at": datetime.now(UTC).isoformat(),
+                "url_sha256": url_digest(url),
+                "target": label,
+                "event": event,
+                "job": job,
+                "run": run,
+                "message": {"title": message.title, "body": message.body, "kind": message.kind},
+            }
+            try:
+                claim = self.spool.add(entry)
+            except OSError as error:  # a full state dir: sent from memory only, and said so
+                logger.warning("%s to %s is not spooled (%s): a crash now would lose it", event, label, error)
+        settled = None if claim is None else partial(self._settled, claim)
+        send = partial(deliver, url, message, timeout=self.delivery_timeout)
+        self.outbox.submit(f"notify {url}", label, event, send, job=job, run=run, on_settled=settled)
+
+    def _settled(self, claim: Claim, done: bool) -> None:
+        assert self.spool is not None
+        self.spool.release(claim, done=done)
+
+    def replay(self, now: datetime | None = None) -> int:
+        """Send the spooled messages no live process holds (their sender died or exited first);
+        give up those older than a week, and those whose target left the plan (both reported).
+        Return how many were queued again."""
+        if self.spool is None:
+            return 0
+        now = now or datetime.now(UTC)
+        urls = {url_digest(target.url): target.url for target in plan_targets(self.plan, None)}
+        queued = 0
+        try:
+            claims = list(self.spool.orphans())
+        except OSError as error:
+            logger.warning("the notification outbox cannot be read: %s", error)
+            return 0
+        for claim in claims:
+            entry = claim.entry
+            url = urls.get(str(entry.get("url_sha256")))
+            problem = None
+            if expired(entry, now):
+                problem = "not sent within a week; given up"
+            elif url is None:
+                problem = "its target is no longer in the plan; not sent"
+            if problem is not None:
+                self.spool.release(claim, done=True)
+                if self.on_failure is not None:
+                    self.on_failure(Undelivered(
+                        str(entry.get("target")), str(entry.get("event")), problem,
+                        entry.get("job"), entry.get("run"),
+                    ))  # fmt: skip
+                continue
+            stored = entry.get("message") or {}
+            message = Message(str(stored.get("title")), str(stored.get("body")), stored.get("kind") or "info")
+            label, event = str(entry.get("target")), str(entry.get("event"))
+            assert url is not None
+            self._send(url, label, event, message, entry.get("job"), entry.get("run"), claim=claim)
+            queued += 1
+        return queued
 
     def heartbeat(self, summary: str, *, problem: str | None = None) -> None:
         """Ping `settings.heartbeat` (if set): success with `summary`, or fail with `problem`

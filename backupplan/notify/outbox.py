@@ -10,6 +10,10 @@ A failed try is retried after each of `retry_delays` (default 2 s, then 5 s: thr
 the last failure is logged and handed to `on_failure` as an `Undelivered`, which the caller
 journals as `notify.failed`. Short-lived processes call `close(timeout)` before exiting: it waits
 for the queue to drain, at most `timeout` seconds, then reports what is left as undelivered.
+
+A delivery submitted with `on_settled` is durable (backupplan.notify.spool): it is told
+`on_settled(True)` once it was sent or finally failed (forget it), `on_settled(False)` when it was
+left unsent at exit or refused (keep it: the next start sends it).
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ class _Delivery:
     send: Callable[[], None]
     job: str | None
     run: str | None
+    on_settled: Callable[[bool], None] | None = None
     tries: int = 0
     due: float = 0.0
     last_error: str = ""
@@ -112,13 +117,14 @@ class Outbox:
         *,
         job: str | None = None,
         run: str | None = None,
+        on_settled: Callable[[bool], None] | None = None,
     ) -> bool:
         """Queue `send` (one try; it raises on failure) for the destination `lane`; return at once.
 
         `target` is the masked label shown in logs and reports. Return False, after reporting it
         undelivered, when the outbox is closed or holds `max_pending` deliveries already.
         """
-        delivery = _Delivery(lane, mask(target), event, send, job, run)
+        delivery = _Delivery(lane, mask(target), event, send, job, run, on_settled)
         refusal = ""
         with self._condition:
             if self._closed:
@@ -131,7 +137,7 @@ class Outbox:
                 self._start_workers()
                 self._condition.notify()
         if refusal:
-            self._report(delivery, refusal)
+            self._report(delivery, refusal, kept=True)
             return False
         return True
 
@@ -158,7 +164,7 @@ class Outbox:
             reason = "not sent before backupplan exited"
             if delivery.last_error:
                 reason += f" (last error: {delivery.last_error})"
-            self._report(delivery, reason)
+            self._report(delivery, reason, kept=True)
         for thread in self._threads:
             thread.join(timeout=0.2)
         return drained and not left
@@ -236,12 +242,18 @@ class Outbox:
             self._report(delivery, error)
         else:
             logger.info("sent %s to %s", delivery.event, delivery.target)
+            _settle(delivery, done=True)
         with self._condition:
             self._in_flight.pop(delivery.lane, None)
             self._pending -= 1
             self._condition.notify_all()
 
-    def _report(self, delivery: _Delivery, error: str) -> None:
+    def _report(self, delivery: _Delivery, error: str, *, kept: bool = False) -> None:
+        """Report a delivery that will not be tried again here; a durable one that is `kept` stays
+        in the spool for the next start, any other is forgotten."""
+        if kept and delivery.on_settled is not None:
+            error += "; kept in the outbox: it is sent at the next start"
+        _settle(delivery, done=not kept)
         failure = Undelivered(
             delivery.target, delivery.event, mask(error), delivery.job, delivery.run, delivery.tries
         )
@@ -258,3 +270,12 @@ class Outbox:
                 self._on_failure(failure)
             except Exception as problem:  # the caller's journal problem must not stop the deliveries
                 logger.error("the notification failure handler failed: %s", mask(repr(problem)))
+
+
+def _settle(delivery: _Delivery, *, done: bool) -> None:
+    if delivery.on_settled is None:
+        return
+    try:
+        delivery.on_settled(done)
+    except Exception as problem:  # the spool's trouble must not stop the deliveries
+        logger.error("the outbox could not update its spool: %s", mask(repr(problem)))

@@ -38,11 +38,14 @@ def watch_overdue(
 
 
 def heartbeat(session: Session, who: str, *, ping: bool) -> None:
-    """Rewrite status.json; with `ping`, ping settings.heartbeat (a fail ping, naming the problem,
+    """Rewrite status.json; send the notifications a dead process left in the outbox; with
+    `ping`, ping settings.heartbeat (a fail ping, naming the problem,
     while the state dir cannot record a run). `who` says what keeps watch, e.g. `backupplan daemon
     (pid 42)`."""
     if session.site_feed is not None:
         session.site_feed.heartbeat()
+    if session.notifications is not None:
+        session.notifications.replay()  # left by a process that died meanwhile
     loaded: LoadedPlan = session.loaded
     if not ping or session.notifications is None or loaded.plan.settings.heartbeat is None:
         return
