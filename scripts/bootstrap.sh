@@ -12,12 +12,15 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 mode=${1:-runtime}
 
-need=(rsync rclone)
-[ "$mode" = "--test" ] && need+=(chromium rsnapshot)
+# command:package — a package is installed when its command is missing.
+need=(rsync:rsync rclone:rclone)
+# For the tests: a browser for the site's pages, rsnapshot for the benchmarks, promtool for the
+# example alert rules, faketime to move a process's clock.
+[ "$mode" = "--test" ] && need+=(chromium:chromium rsnapshot:rsnapshot promtool:prometheus faketime:faketime)
 
 missing=()
-for tool in "${need[@]}"; do
-  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+for pair in "${need[@]}"; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 python=${PYTHON:-python3}
 if ! "$python" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then

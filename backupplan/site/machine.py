@@ -65,6 +65,12 @@ METRICS = (
     ("backupplan_job_last_run_exit_code", "gauge", "Exit code of the engine in the job's last run."),
     ("backupplan_job_status", "gauge", "1 for the job's current status, 0 for the others."),
     ("backupplan_job_overdue", "gauge", "1 when the job's last success is older than its schedule allows."),
+    (
+        "backupplan_job_deadline_timestamp_seconds",
+        "gauge",
+        "When the job becomes overdue (Unix time): alert on time() past it, even if nothing updates.",
+    ),
+    ("backupplan_job_paused", "gauge", "1 while the job is paused."),
     ("backupplan_job_running", "gauge", "1 while the job runs."),
     ("backupplan_job_runs_total", "counter", "Runs on record."),
     ("backupplan_job_failures_total", "counter", "Runs on record that failed or timed out."),
@@ -101,6 +107,8 @@ def metrics_prom(status: JsonDict, views: Iterable[JobView]) -> str:
         ):
             add("backupplan_job_status", f'{job},status="{key}"', 1.0 if current == key else 0.0)
         add("backupplan_job_overdue", job, 1.0 if state.get("overdue") is True else 0.0)
+        add("backupplan_job_deadline_timestamp_seconds", job, _seconds(state.get("deadline")))
+        add("backupplan_job_paused", job, 1.0 if state.get("paused") is True else 0.0)
         add("backupplan_job_running", job, 1.0 if state.get("status") == "running" else 0.0)
         add("backupplan_job_runs_total", job, _number(state.get("runs")))
         add("backupplan_job_failures_total", job, _number(state.get("failures")))
@@ -114,13 +122,38 @@ def metrics_prom(status: JsonDict, views: Iterable[JobView]) -> str:
         "# TYPE backupplan_journal_healthy gauge",
         f"backupplan_journal_healthy {healthy}",
     ]
-    generated = _seconds(status.get("generated_at"))
-    if generated is not None:
-        lines += [
-            "# HELP backupplan_status_generated_timestamp_seconds When this status was generated.",
-            "# TYPE backupplan_status_generated_timestamp_seconds gauge",
-            f"backupplan_status_generated_timestamp_seconds {_format(generated)}",
-        ]
+    freshness = status.get("freshness") or {}
+    space = status.get("state_dir") or {}
+    problem = space.get("problem") if isinstance(space, dict) else None
+    for name, help_text, value in (
+        (
+            "backupplan_status_generated_timestamp_seconds",
+            "When this status was generated.",
+            _seconds(status.get("generated_at")),
+        ),
+        (
+            "backupplan_status_expected_by_timestamp_seconds",
+            "When a fresher status is due at the latest (a daemon's heartbeat, the next timer slot).",
+            _seconds(freshness.get("expected_by")) if isinstance(freshness, dict) else None,
+        ),
+        (
+            "backupplan_state_dir_free_bytes",
+            "Free space on the state dir's file system.",
+            _number(space.get("free_bytes")) if isinstance(space, dict) else None,
+        ),
+        (
+            "backupplan_state_dir_size_bytes",
+            "Size of the state dir's file system.",
+            _number(space.get("total_bytes")) if isinstance(space, dict) else None,
+        ),
+        (
+            "backupplan_state_dir_problem",
+            "1 while the state dir cannot record a run (full, read-only, not ours).",
+            (1.0 if problem else 0.0) if isinstance(space, dict) and space else None,
+        ),
+    ):
+        if value is not None:
+            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {_format(value)}"]
     return "\n".join(lines) + "\n"
 
 
