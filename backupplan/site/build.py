@@ -298,9 +298,12 @@ def _clean_temporaries(site_dir: Path) -> int:
     return removed
 
 
-def write_progress(status: JsonDict, site_dir: Path) -> None:
+def write_progress(status: JsonDict, site_dir: Path, *, masked: bool = False) -> bytes:
     """Given a fresh status document, replace only site/status.json (atomically; not fsynced: a
-    progress tick is superseded within a second, and every event rewrites it durably)."""
-    data = SiteMasker()(status_json(status)).encode("utf-8", "backslashreplace")
+    progress tick is superseded within a second, and every event rewrites it durably); return the
+    bytes written. `masked`: every value was masked already (read back from status.json)."""
+    text = status_json(status)
+    data = (text if masked else SiteMasker()(text)).encode("utf-8", "backslashreplace")
     ensure_public_dir(site_dir)
     atomic_write(site_dir / "status.json", data, mode=0o644, durable=False)
+    return data

@@ -55,11 +55,17 @@ class SiteUpdater:
                 self._timer.start()
             return False
 
-    def heartbeat(self, status: JsonDict) -> None:
+    def heartbeat(self, status: JsonDict, *, masked: bool = False) -> bytes:
         """Given a fresh status document, write status.json now (a pending progress tick is
-        superseded by it)."""
+        superseded by it); `masked` when every value in it was masked already (it was read back
+        from an earlier status.json). Return the bytes written."""
         with self._lock:
-            self._write(status, self._clock())
+            data = write_progress(status, self.site_dir, masked=masked)
+            self._pending = None
+            self._last_write = self._clock()
+            self.writes += 1
+            self._cancel_timer()
+            return data
 
     def flush(self) -> bool:
         """Write the pending progress, if any; return whether something was written."""

@@ -290,3 +290,28 @@ def _freshness(keeper: Keeper, jobs: list[dict[str, Any]], now: datetime) -> dic
         "heartbeat": keeper.heartbeat,
         "expected_by": None if expected is None else stamp(expected),
     }
+
+
+def restamped(document: dict[str, Any], now: datetime, keeper: Keeper | None) -> dict[str, Any] | None:
+    """Given a document built earlier from the same journal state, return it as of `now` (new
+    `generated_at`, freshness, overdue flags and count): what the daemon's heartbeat writes when
+    nothing happened. Return None when the passing time changed more than that (a run is going,
+    a slot passed, a failure or interruption may have aged out of its window): build it anew."""
+    if document["summary"].get("failures_24h") or document["interruptions"]:
+        return None
+    now_text = stamp(now)
+    jobs = []
+    for entry in document["jobs"]:
+        if entry["status"] == "running" or (entry["next_run"] is not None and entry["next_run"] <= now_text):
+            return None
+        deadline = entry.get("deadline")
+        overdue = deadline is not None and now_text > deadline
+        jobs.append(entry if overdue == entry["overdue"] else {**entry, "overdue": overdue})
+    summary = {**document["summary"], "overdue": sum(1 for entry in jobs if entry["overdue"])}
+    return {
+        **document,
+        "generated_at": now_text,
+        "freshness": None if keeper is None else _freshness(keeper, jobs, now),
+        "summary": summary,
+        "jobs": jobs,
+    }

@@ -237,3 +237,51 @@ def test_the_machine_facts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     space = facts["state_space"]
     assert space.free_bytes > 0 and space.total_bytes >= space.free_bytes
     assert space.problem is None
+
+
+def test_a_restamped_document_equals_one_built_anew(tmp_path: Path) -> None:
+    """The heartbeat's shortcut: nothing happened between two moments, so the earlier document
+    brought up to date must be exactly what a new build says, an overdue flip included."""
+    from backupplan.status.document import restamped
+    from tests.journal.helpers import Clock, run_once
+
+    (tmp_path / "src").mkdir()
+    plan_path = tmp_path / "backups.yaml"
+    plan_path.write_text(
+        "version: 1\nsettings:\n  timezone: UTC\njobs:\n"
+        "  photos:\n    engine: rsync\n    source: src\n    destination: dst\n    schedule: '0 2 * * *'\n"
+        "  manual:\n    engine: rsync\n    source: src\n    destination: dst2\n"
+    )
+    plan = load_plan(plan_path)
+    clock = Clock(datetime(2026, 11, 27, 1, 0, tzinfo=FROZEN.tzinfo))
+    with Journal.open(plan.state_dir, clock=clock) as journal:
+        journal.append("plan.applied", data={"digest": plan.digest, "jobs": ["photos", "manual"]})
+        clock.now = datetime(2026, 11, 27, 2, 0, tzinfo=FROZEN.tzinfo)
+        run_once(journal, "photos", "20261127T020000Z-0001", clock)
+        keeper = Keeper("daemon", 60.0)
+        before = datetime(2026, 11, 28, 1, 30, tzinfo=FROZEN.tzinfo)  # on time until 03:00
+        after = datetime(2026, 11, 28, 1, 59, tzinfo=FROZEN.tzinfo)
+        earlier = build_status(
+            journal.state, journal.health, plan=plan, now=before, progress_dir=None, keeper=keeper
+        )
+        anew = build_status(
+            journal.state, journal.health, plan=plan, now=after, progress_dir=None, keeper=keeper
+        )
+        assert restamped(earlier, after, keeper) == anew
+        slot_passed = datetime(2026, 11, 28, 2, 1, tzinfo=FROZEN.tzinfo)
+        assert restamped(earlier, slot_passed, keeper) is None  # the 02:00 slot passed: build anew
+        # and with the slot's run skipped, the deadline passes: the flip is found by a restamp
+        quiet = build_status(
+            journal.state, journal.health, plan=plan, now=after, progress_dir=None, keeper=keeper
+        )
+        quiet["jobs"][1]["next_run"] = None  # as for a paused job
+        flipped = restamped(quiet, datetime(2026, 11, 28, 3, 0, 1, tzinfo=FROZEN.tzinfo), keeper)
+        assert flipped is not None
+        assert (flipped["jobs"][1]["overdue"], flipped["summary"]["overdue"]) == (True, 1)
+        assert quiet["jobs"][1]["overdue"] is False  # the earlier document is not changed
+
+
+def test_a_document_with_a_running_job_is_not_restamped(document: dict[str, Any]) -> None:
+    from backupplan.status.document import restamped
+
+    assert restamped(document, FROZEN, Keeper("daemon", 60.0)) is None
