@@ -26,6 +26,7 @@ from backupplan.doctor.files import (
 from backupplan.doctor.model import Check, Context, Status, when
 from backupplan.errors import StateError
 from backupplan.journal.records import rfc3339
+from backupplan.status.facts import FULL_BELOW
 
 if TYPE_CHECKING:
     from backupplan.journal import Journal
@@ -120,6 +121,12 @@ def space_check(state_dir: Path, context: Context) -> Check:
         space = context.space(state_dir)
     except OSError as error:
         return _check("space", "warn", f"free space of {state_dir} unknown: {error.strerror or error}")
+    if space.free < FULL_BELOW:
+        hint = "free some space or move settings.state_dir; backups go on once there is room"
+        return _check(
+            "space", "fail", f"{state_dir} is full: no run can be recorded ({space_text(space)})",
+            hint, space_facts(space),
+        )  # fmt: skip
     if low_space(space):
         hint = "free some space: a full disk stops the journal and the logs"
         return _check("space", "warn", f"{state_dir}: only {space_text(space)}", hint, space_facts(space))

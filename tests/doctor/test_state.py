@@ -198,3 +198,17 @@ def test_each_journal_problem_is_one_check_named_by_its_kind(plan: Path) -> None
     assert [checks[name].status for name in checks if name.startswith("journal.")] == ["fail", "fail", "warn"]
     assert checks["journal.damaged"].message.startswith("journal damaged: line 2 (byte ")
     assert checks["journal.damaged.2"].message.startswith("journal damaged: line 5 (byte ")
+
+
+def test_a_full_state_dir_fails_and_a_low_one_warns(plan: Path) -> None:
+    def space_check(free: int) -> Check:
+        context = Context(now=FROZEN, space=lambda path: Space(100 * 1024**3, free))
+        (check,) = [check for check in diagnose(str(plan), context).checks if check.name == "space"]
+        return check
+
+    full = space_check(4096)
+    assert full.status == "fail"
+    assert full.message.startswith(f"{plan.parent / '.backupplan'} is full: no run can be recorded")
+    assert "move settings.state_dir" in (full.hint or "")
+    assert space_check(512 * 1024**2).status == "warn"
+    assert space_check(50 * 1024**3).status == "ok"
