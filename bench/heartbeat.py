@@ -134,7 +134,8 @@ def bench_idle(seconds: float) -> None:
     finally:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(timeout=30)
-    print(f"idle daemon, 10 jobs on time, {seconds:.0f} s: {used * 1000:.0f} ms CPU = {used / seconds * 100:.2f} % of a core")
+    share = used / seconds * 100
+    print(f"idle daemon, 10 jobs, {seconds:.0f} s: {used * 1000:.0f} ms CPU = {share:.2f} % of one core")
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 - `backupplan.cli.plan`: init, validate, schema, plan, apply, daemon, systemd, cron
 - `backupplan.cli.runs`: run, pause, resume, recover, snapshots, verify, restore
-- `backupplan.cli.state`: status, history, logs, doctor, site build|serve, journal repair|compact,
+- `backupplan.cli.state`: status, history, changes, logs, doctor, site build|serve, journal repair|compact,
   notify test
 
 Each command parses its flags and makes one call into `backupplan.commands.<verb>`; nothing here
@@ -59,6 +59,7 @@ for command in (
     runs.restore,
     state.status,
     state.history,
+    state.changes,
     state.logs,
     state.doctor,
     state.site,

@@ -17,22 +17,31 @@ from backupplan.cli.options import CONTEXT, plan_option
 @plan_option
 @click.option("--dry-run", is_flag=True, help="Print the exact command and what would change; write nothing.")
 @click.option("--force", is_flag=True, help="Run paused or disabled jobs too.")
-def run(jobs: tuple[str, ...], plan_path: str, dry_run: bool, force: bool) -> int:
+@click.option(
+    "--accept-changes",
+    is_flag=True,
+    help="Let this run through the job's guard: after a held run was looked at, or to copy an "
+    "empty source over the backup on purpose.",
+)
+def run(jobs: tuple[str, ...], plan_path: str, dry_run: bool, force: bool, accept_changes: bool) -> int:
     """Run jobs now, in the foreground, with live progress and a summary at the end.
 
     Up to settings.max_parallel jobs run at once. Exits 0 only when every run succeeded (a
     warning, such as files that vanished during the copy, counts as success). Ctrl-C stops the
-    runs cleanly: they are recorded as interrupted and the next run resumes.
+    runs cleanly: they are recorded as interrupted and the next run resumes. A run that would
+    delete or rewrite more than the job's guard allows is held (exit 1) until it is run again with
+    --accept-changes (docs/guard.md).
 
     \b
     Examples:
       backupplan run photos
       backupplan run photos documents --plan /etc/backupplan/backups.yaml
       backupplan run photos --dry-run
+      backupplan run photos --accept-changes
     """
     from backupplan.commands.run import run_command
 
-    return run_command(plan_path, jobs, dry_run=dry_run, force=force)
+    return run_command(plan_path, jobs, dry_run=dry_run, force=force, accept_changes=accept_changes)
 
 
 @click.command(context_settings=CONTEXT)

@@ -34,6 +34,31 @@ def status(plan_path: str, state_dir: str | None, as_json: bool) -> int:
 
 @click.command(context_settings=CONTEXT)
 @click.argument("job", metavar="JOB")
+@click.argument("run", required=False, metavar="[RUN]")
+@plan_option
+@state_dir_option
+@click.option("--grep", metavar="REGEX", help="Only paths matching this regular expression (any case).")
+@click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
+def changes(
+    job: str, run: str | None, plan_path: str, state_dir: str | None, grep: str | None, as_json: bool
+) -> int:
+    """Show what a run of JOB changed at the destination: each path added, changed or deleted.
+
+    RUN is a run id (or its start); the default is the newest run that counted its changes. A held
+    run lists what it would have changed (docs/guard.md). The lists are kept with the runs' logs.
+
+    \b
+    Examples:
+      backupplan changes photos
+      backupplan changes photos 20261128T0200 --grep '\\.jpg$'
+    """
+    from backupplan.commands.changes import changes_command
+
+    return changes_command(plan_path, job, run, state_dir=state_dir, grep=grep, as_json=as_json)
+
+
+@click.command(context_settings=CONTEXT)
+@click.argument("job", metavar="JOB")
 @plan_option
 @state_dir_option
 @click.option(

@@ -21,6 +21,13 @@ def unknown_job(job: str, known: set[str]) -> click.BadParameter:
     return click.BadParameter(f"no job {job!r} in the plan or the journal; {hint}", param_hint="JOB")
 
 
+def changes_text(changes: dict[str, int] | None) -> str:
+    """`+3 ~1 -2` (added, changed, deleted), or `-` when the run did not count them."""
+    if not changes:
+        return "-"
+    return f"+{changes['added']} ~{changes['changed']} -{changes['deleted']}"
+
+
 def history_command(plan_path: str, job: str, *, state_dir: str | None, limit: int, as_json: bool) -> int:
     """Print the job's runs (running one first, then newest first); raise BadParameter for an
     unknown job id."""
@@ -55,13 +62,25 @@ def history_command(plan_path: str, job: str, *, state_dir: str | None, limit: i
             "-" if entry["duration"] is None else format_duration(entry["duration"]),
             format_size(entry["bytes"]),
             str(entry["files"]),
+            changes_text(entry["changes"]),
             "-" if entry["exit_code"] is None else str(entry["exit_code"]),
             str(entry["attempts"]),
             entry["reason"] or "",
         ]
         for entry in entries
     ]
-    header = ["RUN", "STATUS", "STARTED", "DURATION", "BYTES", "FILES", "EXIT", "ATTEMPTS", "REASON"]
+    header = [
+        "RUN",
+        "STATUS",
+        "STARTED",
+        "DURATION",
+        "BYTES",
+        "FILES",
+        "CHANGES",
+        "EXIT",
+        "ATTEMPTS",
+        "REASON",
+    ]
     click.echo("\n".join(table(header, rows)))
     click.echo(
         f"\n{len(entries)} run{'s' if len(entries) != 1 else ''} of {job}, newest first. Times in {zone}."

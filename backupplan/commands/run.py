@@ -86,8 +86,11 @@ async def run_with_signals(stop_all: Callable[[], object], coroutine: Any) -> tu
             loop.remove_signal_handler(number)
 
 
-def run_command(plan_path: str, job_ids: Sequence[str], *, dry_run: bool, force: bool) -> int:
-    """Run the named jobs now, in the foreground; exit 0 only if every run succeeded."""
+def run_command(
+    plan_path: str, job_ids: Sequence[str], *, dry_run: bool, force: bool, accept_changes: bool = False
+) -> int:
+    """Run the named jobs now, in the foreground; exit 0 only if every run succeeded.
+    `accept_changes` lets them through their guard."""
     from backupplan.commands.display import RunDisplay, summary_lines
     from backupplan.plan.load import load_plan
 
@@ -110,7 +113,10 @@ def run_command(plan_path: str, job_ids: Sequence[str], *, dry_run: bool, force:
         display = RunDisplay()
         session = make_session(loaded, journal, display)
         results, interrupted = asyncio.run(
-            run_with_signals(lambda: session.stop_all("signal"), session.run_many(runnable))
+            run_with_signals(
+                lambda: session.stop_all("signal"),
+                session.run_many(runnable, accept_changes=accept_changes),
+            )
         )
         for line in summary_lines(results):
             click.echo(line)

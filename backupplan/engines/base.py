@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from backupplan.units import format_duration
 
 if TYPE_CHECKING:
+    from backupplan.engines.changes import Changes
     from backupplan.process.execute import ProcessResult
 
 Stream = Literal["stdout", "stderr"]
@@ -57,6 +58,8 @@ class TransferSpec:
     connect_timeout: float | None = 30.0
     partial_dir: str = DEFAULT_PARTIAL_DIR
     create_parents: bool | None = None
+    itemize: bool = False  # print one line per changed file (counted into Changes)
+    one_file_system: bool = False
     env: Mapping[str, str] = field(default_factory=dict, repr=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -152,7 +155,7 @@ class Difference:
 class TransferParser(Protocol):
     """Reads what the program prints during a transfer."""
 
-    last_was_progress: bool  # the record just fed was a progress tick (not worth a log line)
+    last_was_progress: bool  # the record just fed was a progress tick or a counted change (no log line)
 
     def feed(self, record: bytes, stream: Stream = "stdout") -> Progress | None:
         """Given one output record, return a new progress sample, or None."""
@@ -191,7 +194,7 @@ class Engine(Protocol):
 
     def environment(self, spec: TransferSpec, base: Mapping[str, str]) -> dict[str, str]: ...
 
-    def parser(self, *, interval: float = 0.25) -> TransferParser: ...
+    def parser(self, *, interval: float = 0.25, changes: Changes | None = None) -> TransferParser: ...
 
     def verify_parser(self) -> VerifyParser: ...
 

@@ -31,6 +31,7 @@ from backupplan.engines.base import (
     seconds,
     verification_outcome,
 )
+from backupplan.engines.changes import ChangeKind, Changes
 from backupplan.errors import EngineError
 
 LOW_LEVEL_RETRIES = 3
@@ -64,6 +65,14 @@ _CONNECTION_KEY = re.compile(r",\s*([A-Za-z0-9_]+)\s*=")
 _PLAIN_PREFIX = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\s+(?:[A-Z]+\s*:\s*)?")
 _VERSION = re.compile(r"rclone v?(\S+)")
 _INFO = b'{"level":"info"'  # rclone sorts JSON keys: the level always comes first
+_DEBUG = b'{"level":"debug"'
+_COPIED: dict[str, ChangeKind] = {
+    "Copied (new)": "+",
+    "Copied (replaced existing)": "~",
+    "Copied (server-side copy)": "+",
+    "Deleted": "-",
+}
+_DIFFER = ("Sizes differ", "Modification times differ", "Src and dst checksums differ", "Hashes differ")
 _CHECK_LINE: dict[bytes, DifferenceKind] = {b"+": "missing", b"-": "extra", b"*": "changed", b"!": "error"}
 
 
@@ -93,8 +102,10 @@ class RcloneParser:
     Stats arrive once a second, so every one is parsed; per-file lines are skipped without
     decoding JSON. Lines that are not JSON (rclone's last words on failure) count as errors."""
 
-    def __init__(self, *, interval: float = 0.0) -> None:
+    def __init__(self, *, interval: float = 0.0, changes: Changes | None = None) -> None:
         self.last_was_progress = False
+        self._changes = changes
+        self._differing: set[str] = set()  # dry run: objects rclone said differ (so: changed)
         self._stats: Mapping[str, Any] = {}
         self._latest: Progress | None = None
         self._errors: list[str] = []
@@ -104,7 +115,10 @@ class RcloneParser:
     def feed(self, record: bytes, stream: Stream = "stderr") -> Progress | None:
         """Given one record, return a new progress sample, or None."""
         self.last_was_progress = False
-        if record.startswith(_INFO) and b'"stats":{' not in record:
+        if self._changes is not None and b'"object":' in record and self._count(record):
+            self.last_was_progress = True  # counted: it goes to the changes list, not the log
+            return None
+        if record.startswith((_INFO, _DEBUG)) and b'"stats":{' not in record:
             return None  # a per-file line (-v): the log keeps it, the totals come from stats
         if b'"stats":{' in record:
             data = _json(record)
@@ -130,6 +144,27 @@ class RcloneParser:
             self._keep(self._errors, one_line(text))
             self._error_lines += 1
         return None
+
+    def _count(self, record: bytes) -> bool:
+        """Count a per-file line as a change; True when it was one (or a dry run's "differ")."""
+        assert self._changes is not None
+        data = _json(record)
+        if data is None or not isinstance(data.get("object"), str):
+            return False
+        name, message = data["object"], str(data.get("msg", ""))
+        kind = _COPIED.get(message)
+        if kind is None and message.startswith("Skipped "):  # a dry run: --dry-run -vv
+            skipped = data.get("skipped")
+            if skipped == "copy":
+                kind = "~" if name in self._differing else "+"
+            elif skipped == "delete":
+                kind = "-"
+        if kind is None:
+            if data.get("level") == "debug" and message.startswith(_DIFFER):
+                self._differing.add(name)
+            return data.get("level") == "debug"
+        self._changes.count(kind, name)
+        return True
 
     @staticmethod
     def _keep(messages: list[str], text: str) -> None:
@@ -256,6 +291,10 @@ class RcloneEngine:
         ]
         if spec.bandwidth:
             options.append(f"--bwlimit={spec.bandwidth}B")
+        if spec.one_file_system:
+            options.append("--one-file-system")
+        if spec.itemize:  # one line per file: a dry run also says why a file differs (so: changed)
+            options.append("-vv" if spec.dry_run else "--verbose")
         if spec.dry_run:
             options.append("--dry-run")
         return (self.program, command, *options, *spec.extra_args, *operands(spec))
@@ -279,8 +318,8 @@ class RcloneEngine:
         environment.pop("AWS_CA_BUNDLE", None)
         return environment
 
-    def parser(self, *, interval: float = 0.0) -> RcloneParser:
-        return RcloneParser(interval=interval)
+    def parser(self, *, interval: float = 0.0, changes: Changes | None = None) -> RcloneParser:
+        return RcloneParser(interval=interval, changes=changes)
 
     def verify_parser(self) -> RcloneVerifyParser:
         return RcloneVerifyParser()

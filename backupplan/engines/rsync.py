@@ -30,6 +30,7 @@ from backupplan.engines.base import (
     seconds,
     verification_outcome,
 )
+from backupplan.engines.changes import ChangeKind, Changes
 
 EXIT_CODES: Mapping[int, ExitMeaning] = {
     0: ExitMeaning("ok", "transfer complete"),
@@ -117,6 +118,7 @@ _STATS = {
 }
 _VANISHED = re.compile(r'^file has vanished: "(.*)"$')
 _ITEM = re.compile(rb"^(?P<code>[<>ch.][fdLDS][ .+?a-zA-Z]{9}|\*deleting  ) (?P<name>.+)$")
+_ITEM_START = frozenset({b"<", b">", b"c", b"h", b".", b"*"})
 _ESCAPE = re.compile(rb"\\#([0-7]{3})")
 _VERSION = re.compile(r"version\s+(\S+)")
 
@@ -142,14 +144,31 @@ def unescape(name: bytes) -> bytes:
     return _ESCAPE.sub(lambda match: bytes([int(match[1], 8)]), name)
 
 
+def change_of(code: bytes, name: bytes) -> ChangeKind | None:
+    """Given an itemized line's code (`>f.st......`, `*deleting  `) and name, return the change it
+    counts as, or None (a folder, a metadata-only update, an unchanged hard link)."""
+    if code[:1] == b"*":
+        return None if name.endswith(b"/") else "-"
+    if code[1:2] == b"d":
+        return None
+    if code[2:] == b"+++++++++":
+        return "+"
+    if code[:1] in (b"<", b">") or (code[:1] == b"c" and code[1:2] == b"L"):
+        return "~"
+    return None
+
+
 class RsyncParser:
-    """Progress from `--info=progress2` records (stdout), totals from `--stats`, errors (stderr).
+    """Progress from `--info=progress2` records (stdout), totals from `--stats`, errors (stderr),
+    and, with `changes`, the itemized lines of `--itemize-changes` counted there (those are not
+    worth a log line either: they go to the run's changes list).
 
     rsync prints a progress record for every file. Only one record per `interval` seconds is
     parsed; the others are kept aside, so the cost stays flat however small the files are."""
 
-    def __init__(self, *, interval: float = 0.25) -> None:
+    def __init__(self, *, interval: float = 0.25, changes: Changes | None = None) -> None:
         self.last_was_progress = False
+        self._changes = changes
         self._interval = interval
         self._parsed_at = float("-inf")
         self._pending: bytes | None = None
@@ -172,6 +191,14 @@ class RsyncParser:
             self._pending = None
             return self._parse_progress(record)
         self.last_was_progress = False
+        if stream == "stdout" and self._changes is not None and record[:1] in _ITEM_START:
+            match = _ITEM.match(record)
+            if match is not None:
+                self.last_was_progress = True
+                kind = change_of(match["code"], match["name"])
+                if kind is not None:
+                    self._changes.count(kind, match["name"].decode("utf-8", "backslashreplace"))
+                return None
         text = decode(record).strip()
         if not text:
             return None
@@ -309,6 +336,8 @@ class RsyncEngine:
         options = ["--archive", "--numeric-ids", *_partial_dir_options(spec, destination_kind)]
         if spec.delete:
             options.append("--delete")
+        if spec.one_file_system:
+            options.append("--one-file-system")
         if spec.checksum:
             options.append("--checksum")
         if spec.bandwidth:
@@ -332,6 +361,8 @@ class RsyncEngine:
         """Given a transfer, return rsync's argv (pure: no I/O)."""
         options = self._options(spec)
         options += ["--no-inc-recursive", "--info=progress2", "--stats"]
+        if spec.itemize:
+            options.append("--out-format=%i %n")  # --itemize-changes, without " -> target"
         if spec.link_dest is not None:
             options.append(f"--link-dest={spec.link_dest}")
         if spec.dry_run:
@@ -352,8 +383,8 @@ class RsyncEngine:
         for daemons goes here, never into argv)."""
         return {**base, **spec.env}
 
-    def parser(self, *, interval: float = 0.25) -> RsyncParser:
-        return RsyncParser(interval=interval)
+    def parser(self, *, interval: float = 0.25, changes: Changes | None = None) -> RsyncParser:
+        return RsyncParser(interval=interval, changes=changes)
 
     def verify_parser(self) -> RsyncVerifyParser:
         return RsyncVerifyParser()

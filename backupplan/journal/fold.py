@@ -117,6 +117,11 @@ class Folder:
         summary.files = data.get("files") or 0
         summary.attempts = data.get("attempts") or summary.attempts
         summary.reason = data.get("reason") or _default_reason(status, summary.exit_code)
+        changes = data.get("changes")
+        if changes.__class__ is dict:
+            summary.changes = {key: changes.get(key) or 0 for key in ("added", "changed", "deleted")}
+        total = data.get("total_files")
+        summary.total_files = total if isinstance(total, int) else None
         if status == "interrupted":
             # Keep who the engine child was, so that a later start can stop it if it survived.
             process = summary.process or {}
@@ -130,6 +135,8 @@ class Folder:
             job.failures += 1
         elif status in SUCCESS:
             job.last_success = ts
+            if summary.total_files is not None:
+                job.last_total_files = summary.total_files
         job.history.appendleft(summary)
         job.last_run = job.last_outcome = summary
         if job.current is summary:

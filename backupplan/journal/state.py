@@ -15,7 +15,7 @@ from typing import Any, Literal
 import orjson
 
 JobStatusName = Literal[
-    "never_run", "running", "succeeded", "warning", "failed", "interrupted", "paused", "removed"
+    "never_run", "running", "succeeded", "warning", "failed", "held", "interrupted", "paused", "removed"
 ]
 # How an ended run's status maps to its job's status.
 _JOB_STATUS_OF_RUN: dict[str, JobStatusName] = {
@@ -23,6 +23,7 @@ _JOB_STATUS_OF_RUN: dict[str, JobStatusName] = {
     "warning": "warning",
     "failed": "failed",
     "timed_out": "failed",
+    "held": "held",
     "interrupted": "interrupted",
 }
 # The engine child's identity, kept so a later start can stop a child that survived a crash.
@@ -38,7 +39,7 @@ class RunSummary:
 
     run: str
     job: str
-    status: str  # running, succeeded, warning, failed, timed_out, interrupted, skipped
+    status: str  # running, succeeded, warning, failed, timed_out, held, interrupted, skipped
     trigger: str | None
     started_at: str
     finished_at: str | None = None
@@ -51,6 +52,8 @@ class RunSummary:
     log: str | None = None
     # pid, pgid, start_time, boot_id of the engine child while running and after an interruption
     process: dict[str, Any] | None = None
+    changes: dict[str, int] | None = None  # {"added": N, "changed": N, "deleted": N} at the destination
+    total_files: int | None = None  # files the source had (so, a mirror's destination after the run)
 
 
 def run_row(summary: RunSummary) -> list[Any]:
@@ -58,13 +61,13 @@ def run_row(summary: RunSummary) -> list[Any]:
     return [
         summary.run, summary.status, summary.trigger, summary.started_at, summary.finished_at,
         summary.duration, summary.exit_code, summary.bytes, summary.files, summary.attempts,
-        summary.reason, summary.log, summary.process,
+        summary.reason, summary.log, summary.process, summary.changes, summary.total_files,
     ]  # fmt: skip
 
 
 def run_from_row(job: str, row: list[Any]) -> RunSummary:
-    """The RunSummary of a `run_row` array."""
-    return RunSummary(row[0], job, *row[1:])
+    """The RunSummary of a `run_row` array (rows of older checkpoints are shorter)."""
+    return RunSummary(row[0], job, *row[1:15])
 
 
 @dataclass(slots=True)
@@ -136,6 +139,7 @@ class JobState:
     last_run: RunSummary | None = None  # the newest ended or skipped run
     last_outcome: RunSummary | None = None  # the newest ended run (skips do not change a job's status)
     last_success: str | None = None
+    last_total_files: int | None = None  # files at the destination after the last success (guard)
     first_applied: str | None = None
     runs: int = 0
     failures: int = 0

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from backupplan.plan.model import (
+    Guard,
     Heartbeat,
     Hook,
     Hooks,
@@ -38,6 +39,7 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("log_retention", LogRetention, "settings.log_retention."),
     ("notify entries", NotifyTarget, "notify[]."),
     ("heartbeat", Heartbeat, "settings.heartbeat."),
+    ("guard", Guard, "jobs.<id>.guard."),
     ("snapshots", Snapshots, "jobs.<id>.snapshots."),
     ("snapshots.keep", Keep, "jobs.<id>.snapshots.keep."),
     ("hooks", Hooks, "jobs.<id>.hooks."),

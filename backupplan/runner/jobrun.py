@@ -2,8 +2,10 @@
 
 1. `_start`: journal `run.started`, open the log, tell the site and the notifications;
 2. `_before`: the `before` hooks (one failing skips the transfer);
-3. `_copy`: stage a new snapshot's `.partial` folder for snapshot jobs, then transfer with retries
-   and the job's wall-clock limit; `_aftercare` promotes the snapshot, verifies and prunes;
+3. `_copy`: check the source (runner.guard), stage a new snapshot's `.partial` folder for snapshot
+   jobs or look first with a dry run for a guarded mirror, then transfer with retries and the job's
+   wall-clock limit, counting what changes; a run over the guard's limits is *held* (a snapshot's
+   new folder is discarded); `_aftercare` promotes the snapshot, verifies and prunes;
 4. `_follow_up`: `on_success` or `on_failure`, then `after` hooks, with the run's facts in
    BACKUPPLAN_*;
 5. `_finish` journals `run.finished` (or `_interrupted` journals `run.interrupted` when the run
@@ -13,17 +15,27 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from backupplan.engines import Outcome, TransferSpec, TransferStats
+from backupplan.engines.changes import Changes
 from backupplan.errors import BackupplanError
 from backupplan.journal.records import format_timestamp
 from backupplan.runner.aftercare import Aftercare, after_transfer
+from backupplan.runner.changelist import ChangeList
+from backupplan.runner.guard import (
+    SHOWN,
+    held_lines,
+    local_destination_has_files,
+    over_limits,
+    preflight,
+    source_problem,
+)
 from backupplan.runner.hooks import HookFailure, hook_environment, run_hooks
-from backupplan.runner.logfile import RunLog, log_path, stamp
+from backupplan.runner.logfile import RunLog, changes_path, log_path, stamp
 from backupplan.runner.results import RunEvent, RunResult, Trigger, status_of
 from backupplan.runner.transfer import TransferHooks, TransferResult, run_transfer, transfer_spec
 
@@ -56,21 +68,30 @@ class JobRun:
     deadline: float = field(init=False)
     started_at: datetime = field(init=False)
     facts: dict[str, Any] = field(init=False)
+    accept_changes: bool = False  # `run --accept-changes`: this run goes through the guard
     transfer: TransferResult | None = None
     staging: Staging | None = None
+    changes: Changes = field(init=False)
+    changelist: ChangeList = field(init=False)
+    held: str | None = None  # why the guard held the run
 
     async def execute(self) -> RunResult:
         """Run every phase; return how the run ended."""
         self._start()
-        failures = await self._before()
-        outcome = await self._copy(failures)
+        try:
+            failures = await self._before()
+            outcome = await self._copy(failures)
+        finally:
+            self.changelist.close()
         stats = self.transfer.stats if self.transfer is not None else TransferStats()
         attempts = self.transfer.attempts if self.transfer is not None else 0
-        if self.transfer is not None and outcome.succeeded:
+        if self.transfer is not None and outcome.succeeded and self.held is None:
             outcome = await self._aftercare(outcome, stats)
         status, reason = status_of(outcome)
         if outcome.stopped == "cancel":
             return self._interrupted(stats, attempts)
+        if self.held is not None:
+            status, reason = "held", self.held
         status, reason = await self._follow_up(status, reason, outcome, stats)
         return self._finish(status, reason, outcome, stats, attempts)
 
@@ -79,6 +100,8 @@ class JobRun:
         state_dir = session.loaded.state_dir
         self.path = log_path(state_dir, job_id, run_id)
         self.log = RunLog(self.path)
+        self.changelist = ChangeList(changes_path(self.path))
+        self.changes = Changes(sink=self.changelist.add)
         self.started = time.monotonic()
         self.started_at = datetime.now(UTC)
         self.spec = spec = transfer_spec(job, session.loaded.base_dir)
@@ -125,7 +148,8 @@ class JobRun:
         self.session.note(self.job_id, self.run_id, text)
 
     async def _copy(self, failures: list[HookFailure]) -> Outcome:
-        """Stage the snapshot (snapshot jobs) and transfer; return the transfer's outcome."""
+        """Check the source, stage the snapshot (snapshot jobs) or look first (a guarded mirror),
+        and transfer; return the transfer's outcome (`self.held` says when the guard held it)."""
         if failures:
             return Outcome(
                 "fatal",
@@ -134,22 +158,88 @@ class JobRun:
             )
         if self.running.cancel.is_set():
             return Outcome("fatal", "stopped on request", "", None, None, "cancel")
+        files = self._files_at_destination()
+        refusal = source_problem(
+            self.job_id, self.job, self.spec, destination_has_files=bool(files) or
+            bool(local_destination_has_files(self.spec)), accept=self.accept_changes,
+        )  # fmt: skip
+        if refusal is not None:
+            self.log.line("backupplan", refusal)
+            return Outcome("fatal", refusal)
         try:
             self.staging = await self._stage_snapshot()
         except BackupplanError as error:
             return Outcome("fatal", str(error), "no snapshot was made")
         if self.staging is not None:
             self.spec = self.staging.spec
+            self.changes.unchanged = self.staging.unlinked
+        elif self._guarded(files):
+            looked = await self._look_first(files)
+            if looked is not None:
+                return looked
         settings = self.session.loaded.plan.settings
         self.transfer = await run_transfer(
-            self.job, self.spec, log=self.log, deadline=self.deadline, stop_grace=settings.stop_grace,
-            cancel=self.running.cancel, hooks=TransferHooks(
+            self.job, replace(self.spec, itemize=True), log=self.log, deadline=self.deadline,
+            stop_grace=settings.stop_grace, cancel=self.running.cancel, changes=self.changes,
+            hooks=TransferHooks(
                 journal=self._journal,
                 progress=self.session.progress_handler(self.job_id, self.run_id),
                 note=self._note,
             ),
         )  # fmt: skip
+        if self.staging is not None and self.transfer.outcome.succeeded:
+            await self._count_snapshot(files)
         return self.transfer.outcome
+
+    def _files_at_destination(self) -> int:
+        """Files at the destination after the last success (what the guard's shares are of)."""
+        state = self.session.journal.state.jobs.get(self.job_id)
+        return (state.last_total_files or 0) if state is not None else 0
+
+    def _guarded(self, files: int) -> bool:
+        return self.job.guard is not None and not self.accept_changes and files > 0
+
+    async def _look_first(self, files: int) -> Outcome | None:
+        """A guarded mirror: a dry run first. Return its outcome when the run ends there (it
+        failed, it was held, or there was nothing to do), None to go on with the transfer."""
+        assert self.job.guard is not None
+        settings = self.session.loaded.plan.settings
+        looked = await preflight(
+            self.job, self.spec, log=self.log, deadline=self.deadline, stop_grace=settings.stop_grace,
+            cancel=self.running.cancel, changes=Changes(sink=self.changelist.add),
+        )  # fmt: skip
+        if not looked.outcome.succeeded:
+            return looked.outcome
+        self.held = over_limits(self.job.guard, looked.changes, files)
+        if self.held is None and looked.changes.total:
+            self.changelist.reset()  # within the limits: the transfer itemizes the same changes
+            return None
+        self.changes = looked.changes
+        self.transfer = TransferResult(looked.outcome, looked.stats, 0)
+        if self.held is None:
+            self.log.line("backupplan", "nothing to change: the copy is up to date")
+        return looked.outcome
+
+    async def _count_snapshot(self, files: int) -> None:
+        """After a snapshot's transfer: deletions linked with --link-dest are not itemized (the new
+        folder started empty), so they are counted from the totals; then the guard's limits."""
+        assert self.staging is not None and self.transfer is not None
+        total = self.transfer.stats.total_files
+        if self.staging.method == "link-dest" and files and total is not None:
+            self.changes.deleted = max(0, files - (total - self.changes.added))
+        if self.job.guard is None or self.accept_changes or not files:
+            return
+        self.held = over_limits(self.job.guard, self.changes, files)
+        if self.held is not None:
+            from backupplan.snapshots import discard, empty_trash
+
+            discard(self.staging)
+            self.log.line("backupplan", f"snapshot {self.staging.id} discarded: the last one stays as it was")
+            _, error = await empty_trash(
+                self.staging.destination, timeout=max(0.1, self.deadline - time.monotonic())
+            )
+            if error:
+                self.log.line("backupplan", f"warning: the discarded snapshot stays in the trash: {error}")
 
     async def _stage_snapshot(self) -> Staging | None:
         """For a snapshot job, set up the new snapshot's `.partial` folder (see snapshots.stage)."""
@@ -218,12 +308,25 @@ class JobRun:
             + f" after {duration:.1f}s; {stats.files_transferred} files, {stats.bytes_transferred} bytes",
         )
         self.session.close_log(self.job_id, self.run_id, self.log)
+        if self.held is not None:
+            for line in held_lines(self.changes):
+                self.log.line("backupplan", line)
+        if self.changelist.error is not None:
+            self._note(self.changelist.error)
         self._journal("run.finished", {
             "status": status, "exit_code": outcome.exit_code, "bytes": stats.bytes_transferred,
             "files": stats.files_transferred, "duration": round(duration, 3), "attempts": attempts,
-            "reason": reason, "started_at": stamp(self.started_at),
+            "reason": reason, "started_at": stamp(self.started_at), "changes": self.changes.as_record(),
+            "total_files": stats.total_files,
+            **({"accepted": True} if self.accept_changes else {}),
+            **({"sample": self._sample()} if self.held is not None else {}),
         })  # fmt: skip
         return self.session.ended(result)
+
+    def _sample(self) -> dict[str, list[str]]:
+        """A few paths of each kind a held run would have changed (the changes list has more)."""
+        names = {"+": "added", "~": "changed", "-": "deleted"}
+        return {names[kind]: paths[:SHOWN] for kind, paths in self.changes.samples.items()}
 
     def _interrupted(self, stats: TransferStats, attempts: int) -> RunResult:
         reason = self.running.reason

@@ -132,4 +132,11 @@ def prune_logs(folder: Path, keep: int) -> list[Path]:
         with contextlib.suppress(OSError):
             old.unlink()
             removed.append(old)
+        with contextlib.suppress(OSError):
+            changes_path(old).unlink()  # its changes list goes with it
     return removed
+
+
+def changes_path(log: Path) -> Path:
+    """The changes list kept next to a run's log: `<run>.changes.gz`."""
+    return log.with_name(log.name.removesuffix(".log") + ".changes.gz")

@@ -68,7 +68,12 @@ class Session:
     # -- several runs ----------------------------------------------------------------------------
 
     async def run_many(
-        self, job_ids: Iterable[str], *, trigger: Trigger = "manual", max_parallel: int | None = None
+        self,
+        job_ids: Iterable[str],
+        *,
+        trigger: Trigger = "manual",
+        max_parallel: int | None = None,
+        accept_changes: bool = False,
     ) -> list[RunResult]:
         """Run the jobs, at most `max_parallel` at once (default settings.max_parallel); return one
         result per job, in the order given. A job another process is running is not run: its
@@ -81,7 +86,7 @@ class Session:
         async def one(job_id: str) -> RunResult:
             async with limit:
                 try:
-                    return await self.run(job_id, trigger=trigger)
+                    return await self.run(job_id, trigger=trigger, accept_changes=accept_changes)
                 except JobBusyError as busy:
                     self.on_event(RunEvent("note", job_id, "", message=str(busy)))
                     return RunResult(job_id, "", "refused", str(busy), 0.0)
@@ -110,12 +115,14 @@ class Session:
         trigger: Trigger = "manual",
         slot: datetime | None = None,
         lock: JobLock | None = None,
+        accept_changes: bool = False,
     ) -> RunResult:
         """Run one job now; raise JobBusyError when another process runs it.
 
         `slot` is the scheduled time the run is for (journaled with `run.started`); `lock` is the
         job's lock when the caller took it already (the scheduler claims a job before it waits for
-        a free place); the run releases it either way.
+        a free place); the run releases it either way. `accept_changes` lets this run through the
+        job's guard (`backupplan run JOB --accept-changes`).
         """
         from backupplan.journal import JobLock, new_run_id
 
@@ -130,7 +137,7 @@ class Session:
             self._running[job_id] = running
             self._ensure_watcher()
             try:
-                return await JobRun(self, job_id, job, run_id, trigger, running).execute()
+                return await JobRun(self, job_id, job, run_id, trigger, running, accept_changes).execute()
             finally:
                 self._running.pop(job_id, None)
                 with contextlib.suppress(OSError):

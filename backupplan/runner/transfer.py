@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from backupplan.engines import Outcome, Progress, TransferSpec, TransferStats, get_engine, judge
+from backupplan.engines.changes import Changes
 from backupplan.errors import BackupplanError
 from backupplan.plan.locations import parse_location
 from backupplan.plan.model import Job, Retries
@@ -100,9 +101,11 @@ async def run_transfer(
     stop_grace: float,
     cancel: asyncio.Event,
     rng: random.Random | None = None,
+    changes: Changes | None = None,
 ) -> TransferResult:
     """Run the transfer with retries until it succeeds, fails for good, runs out of attempts or
-    time, or `cancel` is set. `deadline` is a time.monotonic() value."""
+    time, or `cancel` is set. `deadline` is a time.monotonic() value. With `changes` (and an
+    itemizing spec), every change the engine reports is counted there."""
     from backupplan.process.execute import run_process
 
     engine = get_engine(job.engine)
@@ -112,7 +115,7 @@ async def run_transfer(
     attempt = 0
     while True:
         attempt += 1
-        parser = engine.parser()
+        parser = engine.parser(changes=changes)
         log.line("backupplan", f"attempt {attempt} of {retries.attempts}: {mask(' '.join(argv))}")
 
         def on_start(identity: Any, attempt: int = attempt) -> None:

@@ -13,7 +13,15 @@ from backupplan.snapshots.layout import (
     snapshot_id,
 )
 from backupplan.snapshots.prune import PrunePlan, PruneResult, empty_trash, plan_prune, prune
-from backupplan.snapshots.stage import Created, Staging, link_problem, prepare, promote, snapshot_spec
+from backupplan.snapshots.stage import (
+    Created,
+    Staging,
+    discard,
+    link_problem,
+    prepare,
+    promote,
+    snapshot_spec,
+)
 from backupplan.snapshots.usage import Measurement, Usage, measure
 
 __all__ = [
@@ -26,6 +34,7 @@ __all__ = [
     "SnapshotError",
     "Staging",
     "Usage",
+    "discard",
     "empty_trash",
     "link_problem",
     "measure",

@@ -65,6 +65,9 @@ class Staging:
     spec: TransferSpec
     resumed: str | None = None  # id of the interrupted run's .partial that was taken over
     notes: list[str] = field(default_factory=list)
+    # Files unlinked from the clone because only their attributes changed: rsync writes them anew,
+    # which its itemized list shows as added, though they are not.
+    unlinked: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -167,10 +170,11 @@ async def prepare(
     if clone_error is None and changed is not None:
         removed = _unlink(staging, changed, shared_only=False)
         if removed:
-            say(f"{removed} file(s) changed only their attributes: unlinked from the clone, so that "
-                f"rsync writes them anew instead of changing them in {base}")  # fmt: skip
+            say(f"{len(removed)} file(s) changed only their attributes: unlinked from the clone, so "
+                f"that rsync writes them anew instead of changing them in {base}")  # fmt: skip
         say(f"snapshot {snapshot}: cloned {base} with hard links into {staging.name}")
-        return Staging(destination, snapshot, staging, base, "clone", snapshot_spec(spec, staging, None))
+        return Staging(destination, snapshot, staging, base, "clone", snapshot_spec(spec, staging, None),
+                       unlinked=frozenset(removed))  # fmt: skip
     if clone_error is not None:
         say(f"could not clone {base} ({clone_error}): rsync links unchanged files with --link-dest")
     linked = snapshot_spec(spec, staging, base_path)
@@ -208,8 +212,9 @@ async def _guard_in_place(
         say("could not compare the source with the unfinished snapshot: starting it afresh")
         return
     removed = _unlink(staged.path, changed, shared_only=True)
+    staged.unlinked = frozenset(removed)
     if removed:
-        say(f"{removed} shared file(s) changed only their attributes: unlinked before the transfer")
+        say(f"{len(removed)} shared file(s) changed only their attributes: unlinked before the transfer")
 
 
 async def _clone(
@@ -270,8 +275,8 @@ async def _attribute_changes(
     ]
 
 
-def _unlink(folder: Path, relative_paths: list[str], *, shared_only: bool) -> int:
-    removed = 0
+def _unlink(folder: Path, relative_paths: list[str], *, shared_only: bool) -> list[str]:
+    removed = []
     for relative in relative_paths:
         path = os.path.join(os.fsencode(folder), os.fsencode(relative))
         try:
@@ -279,10 +284,17 @@ def _unlink(folder: Path, relative_paths: list[str], *, shared_only: bool) -> in
             if shared_only and status.st_nlink < 2:
                 continue
             os.unlink(path)
-            removed += 1
+            removed.append(relative)
         except OSError:
             continue
     return removed
+
+
+def discard(staging: Staging) -> None:
+    """Move a snapshot being made to the trash (a held run's): the last snapshot stays as it was,
+    and the next run starts a new one; the trash is emptied by the next prune."""
+    _rename(staging.path, trash_path(staging.destination, f"{staging.id}.partial"))
+    fsync_dir(staging.destination)
 
 
 def remove_rsync_temporaries(folder: Path) -> int:

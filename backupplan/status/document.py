@@ -34,7 +34,7 @@ RECENT_RUNS = 10
 INTERRUPTIONS_SHOWN_FOR = timedelta(days=7)
 UNTIMED = frozenset({"interrupted", "skipped"})
 STATUS_NAMES = (
-    "running", "succeeded", "warning", "failed", "interrupted", "paused", "never_run", "removed",
+    "running", "succeeded", "warning", "failed", "held", "interrupted", "paused", "never_run", "removed",
 )  # fmt: skip
 
 
@@ -86,6 +86,7 @@ def run_summary(summary: RunSummary) -> dict[str, Any]:
         "files": summary.files,
         "attempts": summary.attempts,
         "log": summary.log,
+        "changes": summary.changes,
     }
 
 

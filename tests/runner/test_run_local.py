@@ -62,18 +62,20 @@ def test_missing_source_fails_with_the_reason(tmp_path: Path, run_backupplan) ->
     result = run_backupplan(["run", "--plan", str(plan), "gone"])
     assert result.returncode == 1
     (finished,) = of_type(tmp_path / ".backupplan", "run.finished")
-    assert finished["data"]["status"] == "failed" and finished["data"]["exit_code"] == 23
-    assert "exit 23" in finished["data"]["reason"]
+    assert finished["data"]["status"] == "failed" and finished["data"]["exit_code"] is None
+    assert finished["data"]["reason"].startswith(f"refused: the source {tmp_path / 'nowhere'} does not exist")
+    assert of_type(tmp_path / ".backupplan", "run.attempt") == []  # refused before rsync started
     assert "gone  failed" in result.stdout
 
 
 def test_retryable_failure_is_not_retried_when_fatal_and_attempts_are_journaled(
     tmp_path: Path, run_backupplan
 ) -> None:  # type: ignore[no-untyped-def]
-    """Exit 23 (missing source) is fatal: one attempt only even with attempts: 3."""
+    """Exit 11 (the destination cannot be made) is fatal: one attempt only even with attempts: 3."""
+    build(tmp_path / "src", {b"a.txt": b"a"})
     plan = write_plan(
         tmp_path,
-        "  gone:\n    engine: rsync\n    source: nowhere\n    destination: out\n"
+        "  gone:\n    engine: rsync\n    source: src\n    destination: /proc/no-such/out\n"
         "    retries: {attempts: 3, backoff: 1s}\n",
     )
     run_backupplan(["run", "--plan", str(plan), "gone"])

@@ -117,18 +117,17 @@ def test_the_destination_folder_is_made_but_never_its_missing_parent(tmp_path: P
 def test_a_failed_run_leaves_a_partial_that_the_next_run_completes(snapshot_job: SnapshotJob) -> None:
     snapshot_job.run(at("2026-01-01 02:00"))
     changes = trees.mutate(snapshot_job.source, day=1)
-    hidden = snapshot_job.root / "hidden-source"
-    snapshot_job.source.rename(hidden)
+    snapshot_job.write_plan(extra_args=["--no-such-option"])  # rsync fails once the folder is staged
 
     failed = snapshot_job.run(at("2026-01-02 02:00"))
 
     assert failed.status == "failed"
-    assert failed.reason is not None and failed.reason.startswith("exit 23:")
+    assert failed.reason is not None and failed.reason.startswith("exit 1:")
     listing = snapshot_job.listing()
     assert (listing.complete, listing.partial, listing.latest) == ((FIRST,), (SECOND,), FIRST)
     assert snapshot_job.records("snapshot.created")[-1]["data"]["id"] == FIRST
 
-    hidden.rename(snapshot_job.source)
+    snapshot_job.write_plan(extra_args=[])
     temporary = snapshot_job.destination / f"{SECOND}{PARTIAL_SUFFIX}" / "docs" / ".f0003.txt.Xy12Ab"
     temporary.parent.mkdir(exist_ok=True)
     temporary.write_text("what a killed rsync leaves while it writes")

@@ -44,7 +44,7 @@ def test_top_level_and_summary(document: dict[str, Any], tmp_path: Path) -> None
     assert (plan["applied_at"], plan["applied_digest"]) == ("2026-11-27T09:00:00Z", "sha256:new")
     assert document["journal"] == {"records": 18, "last_seq": 18, "healthy": True, "problems": []}
     assert document["summary"] == {
-        "jobs": 6, "running": 1, "succeeded": 1, "warning": 0, "failed": 0, "interrupted": 1,
+        "jobs": 6, "running": 1, "succeeded": 1, "warning": 0, "failed": 0, "held": 0, "interrupted": 1,
         "paused": 0, "never_run": 2, "removed": 1, "disabled": 1, "overdue": 2,
         "bytes_total": 1048576 + 7000 + 5000, "failures_24h": 1,
     }  # fmt: skip
@@ -86,6 +86,7 @@ def test_a_succeeded_cron_job(document: dict[str, Any]) -> None:
             "files": 12,
             "attempts": 1,
             "log": "logs/photos/20261128T020000Z-3f9a.log",
+            "changes": None,  # the demo's runs were journaled without counts
         },
         "last_success": "2026-11-28T02:00:41Z",
         "runs": 1,

@@ -8,6 +8,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from backupplan.plan.model.fields import ENV_NAME, Duration, Size, Strict
+from backupplan.plan.model.guard import Guard, GuardSetting
 from backupplan.plan.model.hooks import Hooks
 from backupplan.plan.model.notify import NotifyList
 from backupplan.plan.model.settings import Retries
@@ -69,6 +70,25 @@ class Job(Strict):
         False,
         description="Mirror deletions: remove files from the destination that are gone from the source.",
         examples=[False],
+    )
+    source_marker: str | None = Field(
+        None,
+        description="A file that must exist in the source, relative to it (e.g. .backupplan-source): "
+        "without it the run is refused before the destination is touched. The simple, proven guard "
+        "against a source disk that is not mounted.",
+        examples=[".backupplan-source"],
+    )
+    one_file_system: bool = Field(
+        False,
+        description="Stay on the source's file system: do not descend into other mounts under it "
+        "(rsync --one-file-system, rclone --one-file-system).",
+        examples=[True],
+    )
+    guard: GuardSetting = Field(
+        default_factory=Guard,
+        description="Hold a run that would delete or rewrite too much, and refuse an empty source "
+        "over a non-empty destination; `off` turns every guard off. See docs/guard.md.",
+        examples=[{"max_delete": "10%", "max_change": "50%"}, "off"],
     )
     snapshots: Snapshots | None = Field(
         None,
