@@ -11,12 +11,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from backupplan import __version__
 from backupplan.site import tables, views
@@ -28,10 +29,11 @@ from backupplan.site.text import (
     display,
     format_bytes,
     format_number,
-    format_relative,
     format_seconds,
     format_time,
     job_name,
+    parse_time,
+    rfc3339,
     run_name,
 )
 
@@ -60,6 +62,9 @@ HANDLED = {
     "dismissed": "dismissed",
 }
 MISSED = {"run_once": "caught up with one run", "skip": "skipped", "skipped": "skipped", "ran": "caught up"}
+# How long after a job's next run a page that run rewrites may go unwritten before it is stale: the
+# same allowance the status document gives OS timers (docs/status-json.md, `freshness`).
+PAGE_SLACK = timedelta(minutes=10)
 
 
 def template_dir() -> Path:
@@ -84,6 +89,21 @@ def _finalize(value: Any) -> Any:
     if isinstance(value, str):
         return display(mask(value))
     return value
+
+
+def time_element(value: object) -> Markup:
+    """Given a timestamp, return `<time datetime="2026-11-28T02:00:03Z">2026-11-28 02:00 UTC</time>`:
+    the absolute time, which is all a page shows without JavaScript; site.js adds "(3 min ago)" from
+    the reader's clock. A value that is not a time is shown as text (masked, neutralised, escaped)."""
+    stamp = rfc3339(value)
+    if stamp is None:
+        return escape(display(mask(format_time(value))))
+    return Markup(f'<time datetime="{stamp}">{format_time(stamp)}</time>')  # noqa: S704 - made from a parsed time
+
+
+def _shown(value: object, limit: int = 200) -> str | None:
+    """A string from the data as the pages show it (masked, neutralised, clipped); None otherwise."""
+    return display(mask(value), limit) if isinstance(value, str) else None
 
 
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
@@ -119,6 +139,8 @@ def environment(folder: Path) -> jinja2.Environment:
         lstrip_blocks=True,
         auto_reload=False,
     )
+    # The data island (`status_data | tojson`): compact, in the order it was built.
+    env.policies["json.dumps_kwargs"] = {"sort_keys": False, "separators": (",", ":")}
     env.globals.update(
         version=__version__,
         csp=CSP,
@@ -132,11 +154,18 @@ def environment(folder: Path) -> jinja2.Environment:
         seconds=format_seconds,
         number=format_number,
         time=format_time,
+        when=time_element,
         progress_text=progress_text,
         handled=lambda key: HANDLED.get(str(key), display(key, 40)),
         missed_action=lambda key: MISSED.get(str(key), display(key, 40)),
     )
     return env
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return value
 
 
 def progress_text(progress: JsonDict | None) -> str:
@@ -177,17 +206,80 @@ class Renderer:
         self.views = job_views
         self.log_href = log_href
         self.env = environment(template_dir())
+        generated_at = rfc3339(data.status.get("generated_at")) or rfc3339(data.now) or ""
         self.common = {
             "refresh": max(1, math.ceil(data.refresh)),
-            "generated": format_time(
-                data.status.get("generated_at") or data.now.strftime("%Y-%m-%dT%H:%M:%SZ")
-            ),
+            "generated": format_time(generated_at),
+            "generated_at": generated_at,
             "log_href": log_href,
-            "relative": lambda value: format_relative(value, data.now),
         }
+        freshness = data.status.get("freshness")
+        freshness = freshness if isinstance(freshness, dict) else None
+        self._about: JsonDict = {
+            "generated_at": generated_at,
+            "host": _shown(data.status.get("host")),
+            "freshness": None
+            if freshness is None
+            else {
+                "kept_by": _shown(freshness.get("kept_by"), 40),
+                "heartbeat": _number(freshness.get("heartbeat")),
+                "expected_by": rfc3339(freshness.get("expected_by")),
+            },
+        }
+        self._rewritten_at_any_run = self._page_expected_by(job_views.values())
 
-    def _render(self, template: str, root: str, page: str, **context: Any) -> str:
-        return self.env.get_template(template).render(**self.common, root=root, page=page, **context)
+    def _render(
+        self, template: str, root: str, page: str, status_data: JsonDict | None = None, **context: Any
+    ) -> str:
+        if status_data is None:
+            status_data = self._status_data((), page_expected_by=None)
+        return self.env.get_template(template).render(
+            **self.common, root=root, page=page, status_data=status_data, **context
+        )
+
+    def _page_expected_by(self, rewriting: Iterable[views.JobView]) -> str | None:
+        """When a page that the runs of `rewriting` jobs rewrite becomes stale: the earliest of
+        their next runs plus PAGE_SLACK (the run's first event rebuilds it), and never before the
+        document's own `expected_by`. None when nothing keeps the site or none of them has a next
+        run: such a page promises nothing.
+
+        Pages are rewritten at events only (a run started or ended, a plan applied); a daemon's
+        heartbeat rewrites only status.json. So a page read without status.json (`file://`) judges
+        its own age by this, not by the document's `expected_by`, which a quiet daemon passes
+        every few minutes."""
+        freshness = self._about["freshness"]
+        expected_by = freshness.get("expected_by") if isinstance(freshness, dict) else None
+        if not isinstance(expected_by, str) or freshness.get("kept_by") == "manual":
+            return None
+        runs = [rfc3339(view.status.get("next_run")) for view in rewriting]  # RFC 3339 UTC sorts as text
+        earliest = parse_time(min((run for run in runs if run is not None), default=None))
+        if earliest is None:
+            return None
+        return max(expected_by, rfc3339(earliest + PAGE_SLACK) or expected_by)
+
+    def _status_data(self, jobs: Iterable[views.JobView], *, page_expected_by: str | None) -> JsonDict:
+        """The page's data island: what site.js needs to judge, against the reader's clock, how old
+        the page is and which of the jobs it shows are overdue by now, before the first poll of
+        status.json and on `file://`, where there is no poll (docs/site.md). Fields of
+        docs/status-json.md, masked like every value shown; a job's fields at their default are
+        left out."""
+        entries = []
+        for view in jobs:
+            status = view.status
+            state = status.get("status")
+            known = isinstance(state, str) and state in views.STATUS_LABELS  # needs no masking
+            entry: JsonDict = {"id": display(mask(view.id)), "status": state if known else _shown(state, 40)}
+            deadline = rfc3339(status.get("deadline"))
+            if deadline is not None:
+                entry["deadline"] = deadline
+            if status.get("overdue") is True:
+                entry["overdue"] = True
+            if status.get("enabled") is False:
+                entry["enabled"] = False
+            if status.get("paused") is True:
+                entry["paused"] = True
+            entries.append(entry)
+        return {**self._about, "page_expected_by": page_expected_by, "jobs": entries}
 
     def dashboard(self) -> str:
         status = self.data.status
@@ -200,6 +292,10 @@ class Renderer:
             "index.html",
             "",
             "dashboard",
+            status_data=dict(
+                self._status_data((), page_expected_by=self._rewritten_at_any_run),
+                overdue=views.overdue_outlook(every),
+            ),
             summary={
                 key: summary.get(key) for key in ("running", "jobs", "bytes_total", "failures_24h", "overdue")
             },
@@ -226,11 +322,13 @@ class Renderer:
         pages = page_count(len(ordered))
         rendered = {}
         for number in range(1, pages + 1):
+            shown = ordered[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
             rendered[jobs_page_path(number)] = self._render(
                 "jobs.html",
                 "../",
                 "jobs",
-                rows=tables.job_rows(ordered[(number - 1) * PAGE_SIZE : number * PAGE_SIZE], "../"),
+                status_data=self._status_data(shown, page_expected_by=self._rewritten_at_any_run),
+                rows=tables.job_rows(shown, "../"),
                 total=len(ordered),
                 pages=pages,
                 page_number=number,
@@ -246,6 +344,7 @@ class Renderer:
             "job.html",
             "../../",
             "jobs",
+            status_data=self._status_data([view], page_expected_by=self._page_expected_by([view])),
             job=view,
             history=history,
             history_rows=tables.history_rows(history, self.log_href, "../../"),
@@ -270,7 +369,12 @@ class Renderer:
 
     def logs_page(self, lines: list[LogLine]) -> str:
         return self._render(
-            "logs.html", "", "logs", lines=lines, log_jobs=sorted({line.job for line in lines})
+            "logs.html",
+            "",
+            "logs",
+            status_data=self._status_data((), page_expected_by=self._rewritten_at_any_run),
+            lines=lines,
+            log_jobs=sorted({line.job for line in lines}),
         )
 
     def settings_page(self) -> str:

@@ -26,6 +26,10 @@ _UNSAFE_MULTILINE = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff]"
 )
 
+_CANONICAL_TIME = re.compile(
+    r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\dZ\Z"
+)
+
 SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 SAFE_RUN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -92,6 +96,15 @@ def parse_time(value: object) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def rfc3339(value: object) -> str | None:
+    """Given a timestamp (text or an aware datetime), return it as RFC 3339 UTC to the second
+    (`2026-11-28T02:00:03Z`); None for anything that is not a time."""
+    if isinstance(value, str) and _CANONICAL_TIME.match(value):
+        return value  # the contract's own form, the common case: a dashboard of 1,000 jobs reads 1,000
+    moment = value if isinstance(value, datetime) else parse_time(value)
+    return None if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def format_time(value: object) -> str:

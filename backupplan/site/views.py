@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backupplan.site.data import JobInput, JsonDict
-from backupplan.site.text import job_name, run_name
+from backupplan.site.text import job_name, rfc3339, run_name
 
 # status key -> (words, icon): the icon's shape and the words carry the meaning, colour only helps.
 STATUS_LABELS: dict[str, tuple[str, str]] = {
@@ -104,6 +104,24 @@ def job_badges(status: JsonDict) -> list[Badge]:
     if status.get("overdue") is True:
         badges.append(badge("overdue"))
     return badges
+
+
+def overdue_outlook(views: Iterable[JobView]) -> JsonDict:
+    """Given the jobs, return what the dashboard needs to recount its Overdue card with the
+    reader's clock: how many jobs the document already calls overdue, and how many others (enabled,
+    not removed) fall due at each `deadline`, earliest first (docs/site.md). Counts, not ids: a
+    1,000-job dashboard carries a few bytes instead of 50 KB."""
+    already = 0
+    deadlines: dict[str, int] = {}
+    for view in views:
+        status = view.status
+        if status.get("overdue") is True:
+            already += 1
+        elif status.get("enabled") is not False and status.get("status") != "removed":
+            deadline = rfc3339(status.get("deadline"))
+            if deadline is not None:
+                deadlines[deadline] = deadlines.get(deadline, 0) + 1
+    return {"already": already, "deadlines": dict(sorted(deadlines.items()))}
 
 
 def job_views(statuses: Iterable[JsonDict], inputs: dict[str, JobInput]) -> dict[str, JobView]:

@@ -1,12 +1,17 @@
-/* backupplan status site: live updates and the logs page tools. One file, no framework, no
-   external request. Data from status.json only ever becomes text (textContent), never markup. */
+/* backupplan status site: the page's age, live updates and the logs page tools. One file, no
+   framework, no external request. Data from status.json or from the page's data island only ever
+   becomes text (textContent), never markup. Every judgement of time (the age of the data, whether
+   it is stale, whether a job is overdue, "3 min ago") uses the reader's clock, Date.now(). */
 "use strict";
 (function () {
   var body = document.body;
   var root = body.getAttribute("data-root") || "";
   var refresh = Math.max(1, Number(body.getAttribute("data-refresh")) || 5) * 1000;
   var page = body.getAttribute("data-page") || "";
+  var TICK = 5000;  /* ages, relative times, the stale banner and overdue badges are redone this often */
   var SAFE_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+  /* controls and bidirectional overrides, which would garble the words around them */
+  var UNSHOWN = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g;
   var LABELS = {
     never_run: ["never run", "\u25cb"], running: ["running", "\u25b6"], paused: ["paused", "\u2016"],
     succeeded: ["succeeded", "\u2713"], warning: ["warning", "!"], failed: ["failed", "\u2717"],
@@ -51,9 +56,54 @@
     if (isNumber(progress.eta)) { parts.push(formatSeconds(progress.eta) + " left"); }
     return parts.join(" \u00b7 ");
   }
-  function badgeKeys(job) {
+  /* Time, from the reader's clock. Times are shown in UTC, as the pages show them without script. */
+  function parseTime(value) {
+    if (typeof value !== "string") { return null; }
+    var moment = Date.parse(value);
+    return isFinite(moment) ? moment : null;
+  }
+  function absoluteTime(moment) {
+    var iso = new Date(moment).toISOString();
+    return iso.slice(0, 10) + " " + iso.slice(11, 16) + " UTC";
+  }
+  function relativeTime(moment, now) {
+    var seconds = (moment - now) / 1000, span = Math.abs(seconds), amount;
+    if (span < 1) { return "just now"; }
+    if (span < 60) { amount = Math.round(span) + " s"; }
+    else if (span < 3600) { amount = Math.floor(span / 60) + " min"; }
+    else if (span < 172800) { amount = Math.floor(span / 3600) + " h"; }
+    else { amount = Math.floor(span / 86400) + " days"; }
+    return seconds > 0 ? "in " + amount : amount + " ago";
+  }
+
+  /* The data the page judges: its data island first (what the page was built from: all there is on
+     file://, and the start over HTTP), then each status.json polled. */
+  function readEmbedded() {
+    var island = document.getElementById("status-data");
+    try {
+      var data = island ? JSON.parse(island.textContent) : null;
+      return data && typeof data === "object" ? data : {};
+    } catch (error) {
+      return {};
+    }
+  }
+  var embedded = readEmbedded();
+  var current = embedded;
+  var polled = false;
+
+  function jobList(status) {
+    return Array.isArray(status.jobs) ? status.jobs.filter(function (job) {
+      return job && typeof job === "object" && typeof job.id === "string";
+    }) : [];
+  }
+  function isOverdue(job, now) {
+    if (job.overdue === true) { return true; }
+    var deadline = parseTime(job.deadline);
+    return deadline !== null && deadline < now && job.enabled !== false && job.status !== "removed";
+  }
+  function badgeKeys(job, now) {
     var main = job.enabled === false ? "disabled" : (LABELS[job.status] ? job.status : "unknown");
-    return job.overdue === true ? [main, "overdue"] : [main];
+    return isOverdue(job, now) ? [main, "overdue"] : [main];
   }
   function makeBadge(key) {
     var label = LABELS[key] || LABELS.unknown;
@@ -100,21 +150,46 @@
 
   function updateStats(summary) {
     each("[data-stat]", function (element) {
-      var value = summary[element.getAttribute("data-stat")];
-      if (value === undefined) { return; }
+      var key = element.getAttribute("data-stat");
+      var value = summary[key];
+      if (value === undefined || key === "overdue") { return; }  /* overdue: counted from the jobs */
       setText(element, element.getAttribute("data-format") === "bytes" ? formatBytes(value)
         : isNumber(value) ? value.toLocaleString("en-US") : String(value));
     });
   }
-  function updateBadges(jobs) {
+  /* The dashboard's Overdue card, recounted by the reader's clock: from status.json's jobs once one
+     was read, else from the data island's outlook (how many jobs were overdue, how many fall due at
+     each deadline: counts, which a 1,000-job dashboard carries in a few bytes). */
+  function overdueCount(jobs, now) {
+    var outlook = polled ? null : embedded.overdue;
+    if (!outlook || typeof outlook !== "object") {
+      return jobs.filter(function (job) { return isOverdue(job, now); }).length;
+    }
+    var count = isNumber(outlook.already) ? outlook.already : 0;
+    var deadlines = outlook.deadlines && typeof outlook.deadlines === "object" ? outlook.deadlines : {};
+    Object.keys(deadlines).forEach(function (deadline) {
+      var moment = parseTime(deadline);
+      if (moment !== null && moment < now && isNumber(deadlines[deadline])) { count += deadlines[deadline]; }
+    });
+    return count;
+  }
+  function updateOverdueCard(jobs, now) {
+    var element = document.querySelector('[data-stat="overdue"]');
+    if (!element) { return; }
+    var count = overdueCount(jobs, now);
+    setText(element, count.toLocaleString("en-US"));
+    var card = element.closest(".card");
+    if (card) { card.classList.toggle("card-bad", count > 0); }
+  }
+  function updateBadges(jobs, now) {
     each("[data-job-badges]", function (element) {
       var job = jobs[element.getAttribute("data-job-badges")];
       if (!job) { return; }
-      var keys = badgeKeys(job).join(" ");
-      if (element.getAttribute("data-shown") === keys) { return; }
+      var keys = badgeKeys(job, now);
+      if (element.getAttribute("data-shown") === keys.join(" ")) { return; }
       while (element.firstChild) { element.removeChild(element.firstChild); }
-      badgeKeys(job).forEach(function (key) { element.appendChild(makeBadge(key)); });
-      element.setAttribute("data-shown", keys);
+      keys.forEach(function (key) { element.appendChild(makeBadge(key)); });
+      element.setAttribute("data-shown", keys.join(" "));
     });
   }
   function updateActive(list) {
@@ -153,30 +228,106 @@
       if (job && job.status === "running") { fillProgress(box, job.progress); }
     });
   }
-  function update(status) {
-    var jobs = {};
-    var running = [];
-    (status.jobs || []).forEach(function (job) {
-      if (job && typeof job.id === "string") {
-        jobs[job.id] = job;
-        if (job.status === "running") { running.push(job); }
+
+  /* The age of the data, in the header: "Status written 3 h ago". */
+  function showAge(now) {
+    var age = document.getElementById("age");
+    var written = parseTime(current.generated_at);
+    if (!age || written === null) { return; }
+    var stamp = new Date(written).toISOString().slice(0, 19) + "Z";
+    if (age.getAttribute("datetime") !== stamp) { age.setAttribute("datetime", stamp); }
+    if (age.title !== absoluteTime(written)) { age.title = absoluteTime(written); }
+    setText(age, relativeTime(written, now));
+  }
+  /* Stale: the moment by which the data should have been rewritten has passed. Until a status.json
+     has been read, that is the page's own promise (`page_expected_by`: pages are rewritten only when
+     something happens, status.json also on a daemon's heartbeat); then the document's. Nothing is
+     promised when nothing keeps the site (kept_by: manual) or the data does not say. */
+  var staleShown = "";
+  function staleText(now) {
+    var freshness = current.freshness && typeof current.freshness === "object" ? current.freshness : null;
+    if (!freshness || freshness.kept_by === "manual") { return ""; }
+    var expected = parseTime(polled ? freshness.expected_by : embedded.page_expected_by);
+    if (expected === null || now <= expected) { return ""; }
+    var written = parseTime(current.generated_at);
+    var since = "No recent update";
+    if (written !== null) {
+      var sameDay = new Date(written).toISOString().slice(0, 10) === new Date(now).toISOString().slice(0, 10);
+      since = "No update since " + (sameDay ? absoluteTime(written).slice(11) : absoluteTime(written));
+    }
+    var who = freshness.kept_by === "daemon" ? "the daemon"
+      : freshness.kept_by === "timer" ? "the timer (backupplan apply)" : "backupplan";
+    var host = typeof current.host === "string" && current.host
+      ? " on " + current.host.slice(0, 200).replace(UNSHOWN, "\ufffd") : "";
+    return since + " \u2014 is " + who + " still running" + host + "?";
+  }
+  function showStale(now) {
+    var text = staleText(now);
+    var live = document.getElementById("live");
+    if (live) { live.classList.toggle("stale", text !== ""); }
+    var banner = document.getElementById("stale-banner");
+    if (!banner || text === staleShown) { return; }
+    staleShown = text;  /* redrawn only when the words change: an alert is announced when it does */
+    while (banner.firstChild) { banner.removeChild(banner.firstChild); }
+    if (text) {
+      var line = document.createElement("p");
+      var icon = document.createElement("span");
+      icon.setAttribute("aria-hidden", "true");
+      icon.textContent = "\u25f7 ";
+      line.appendChild(icon);
+      line.appendChild(document.createTextNode(text));
+      banner.appendChild(line);
+    }
+    banner.hidden = text === "";
+  }
+  /* Every <time datetime> gets "(3 min ago)" or "(in 2 h)" after its absolute time. */
+  function showTimes(now) {
+    each("time[datetime]", function (element) {
+      var moment = element.id === "age" ? null : parseTime(element.getAttribute("datetime"));
+      if (moment === null) { return; }
+      var relative = element.querySelector(".relative");
+      if (!relative) {
+        relative = document.createElement("span");
+        relative.className = "relative";
+        element.appendChild(relative);
       }
+      setText(relative, " (" + relativeTime(moment, now) + ")");
     });
-    updateStats(status.summary || {});
-    updateBadges(jobs);
+  }
+  function tick() {
+    var now = Date.now();
+    var jobs = jobList(current);
+    var byId = Object.create(null);  /* no prototype: a job may be called "constructor" or "__proto__" */
+    jobs.forEach(function (job) { byId[job.id] = job; });
+    showAge(now);
+    showStale(now);
+    updateBadges(byId, now);
+    updateOverdueCard(jobs, now);
+    showTimes(now);
+  }
+
+  function update(status) {
+    if (!status || typeof status !== "object") { throw new Error("not a status document"); }
+    current = status;
+    polled = true;
+    var jobs = Object.create(null);
+    var running = [];
+    jobList(status).forEach(function (job) {
+      jobs[job.id] = job;
+      if (job.status === "running") { running.push(job); }
+    });
+    updateStats(status.summary && typeof status.summary === "object" ? status.summary : {});
     updateActive(running);
     updateProgress(jobs);
-    var live = document.getElementById("live");
-    if (live) {
-      live.classList.remove("stale");
-      setText(live, "Live \u00b7 updated " + new Date().toLocaleTimeString("en-GB"));
-    }
+    var problem = document.getElementById("live-problem");
+    if (problem) { problem.classList.remove("stale"); setText(problem, ""); }
+    tick();
   }
   function failed(error) {
-    var live = document.getElementById("live");
-    if (live) {
-      live.classList.add("stale");
-      setText(live, "Live updates paused: status.json could not be read (" + error.message + "); retrying");
+    var problem = document.getElementById("live-problem");
+    if (problem) {
+      problem.classList.add("stale");
+      setText(problem, " \u00b7 updates paused: status.json could not be read (" + error.message + "); retrying");
     }
   }
   function poll() {
@@ -185,12 +336,16 @@
         if (!response.ok) { throw new Error("HTTP " + response.status); }
         return response.json();
       })
-      .then(update, failed)
+      .then(update)
+      .catch(failed)
       .then(function () { window.setTimeout(poll, refresh); });
   }
   function startLive() {
+    tick();  /* at once, from the data island: right before any poll, and all there is on file:// */
+    window.setInterval(tick, TICK);
     if (location.protocol === "file:") {
       // Browsers refuse fetch() of local files: say so, and reload instead where that loses nothing.
+      // Each load judges the page's age from its data island again, so reloading keeps the banner.
       var note = document.getElementById("live-note");
       var reloads = page !== "logs";
       if (note) {

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, ConsoleMessage, Page
 from site_helpers import free_port, load_fixture, wait_port
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
@@ -107,6 +107,20 @@ def page(chromium_browser: Browser) -> Iterator[Page]:
         yield context.new_page()
     finally:
         context.close()
+
+
+@pytest.fixture
+def console_errors(page: Page) -> list[str]:
+    """Console errors and warnings (a CSP violation is one) and uncaught exceptions of `page`."""
+    errors: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type in ("error", "warning"):
+            errors.append(f"{message.type}: {message.text}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
+    return errors
 
 
 @pytest.fixture

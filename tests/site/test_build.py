@@ -114,7 +114,11 @@ def test_csp_is_the_first_element_in_head_and_there_is_no_inline_script(built_si
             "connect-src 'self'; base-uri 'none'; form-action 'none'"
         )
         scripts = [dict(attributes) for tag, attributes in references.tags if tag == "script"]
-        assert scripts == [{"src": scripts[0]["src"], "defer": None}]
+        # site.js, and the page's data island: JSON, which no browser executes (CSP has no say)
+        assert scripts == [
+            {"src": scripts[0]["src"], "defer": None},
+            {"type": "application/json", "id": "status-data"},
+        ]
         assert scripts[0]["src"].endswith("assets/site.js")
         assert all(
             not name.startswith("on") and name != "style" for _, attrs in references.tags for name, _ in attrs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from backupplan.site.text import clip, format_relative, format_time, job_name, neutralise, run_name
+from backupplan.site.text import clip, format_relative, format_time, job_name, neutralise, rfc3339, run_name
 
 
 def test_terminal_escapes_are_removed_and_controls_shown() -> None:
@@ -40,3 +40,10 @@ def test_times_are_shown_in_utc() -> None:
     assert format_relative("2026-11-28T11:57:00Z", now) == "3 min ago"
     assert format_relative("2026-11-29T02:00:00Z", now) == "in 14 h"
     assert format_relative("2026-12-01T12:00:00Z", now) == "in 3 days"
+
+
+def test_times_for_the_pages_time_elements_are_rfc3339_utc() -> None:
+    assert rfc3339("2026-11-28T02:00:03Z") == "2026-11-28T02:00:03Z"
+    assert rfc3339("2026-11-28T03:00:03.250+01:00") == "2026-11-28T02:00:03Z"
+    assert rfc3339(datetime(2026, 11, 28, 12, tzinfo=UTC)) == "2026-11-28T12:00:00Z"
+    assert rfc3339("2026-11-28 02:00 UTC") is None and rfc3339(None) is None and rfc3339(7) is None
