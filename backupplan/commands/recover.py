@@ -1,7 +1,8 @@
 """`backupplan recover [--resume|--pause|--dismiss] [JOB]`: runs a crash interrupted, by hand.
 
 Without a flag it lists them: runs nobody handled yet (`apply` and the daemon handle those by
-`settings.recovery`), and runs whose job was paused by `recovery: pause` and is still paused.
+`settings.recovery`), and runs whose job was paused by `recovery: pause` and is still paused; and
+the jobs whose last run the guard held, with how to let one through (`run --accept-changes`).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def recover_command(plan_path: str, job: str | None, action: Action | None) -> i
         items = open_interruptions(journal, job)
         if action is None:
             _list(loaded, items)
+            _list_held(journal, job)
             return 0
         if not items:
             click.echo("No interrupted run to handle" + (f" for {job}." if job else "."))
@@ -72,6 +74,26 @@ def _list(loaded: LoadedPlan, items: list[Interruption]) -> None:
             next_step = "the job is paused until it is resumed or recovered"
         click.echo(f"  {item.job}  run {item.run}, found {when}: {next_step}")
     click.echo("Handle them with `backupplan recover --resume|--pause|--dismiss [JOB]`.")
+
+
+def _list_held(journal: Journal, job: str | None) -> None:
+    """Jobs whose last run was held by their guard (docs/guard.md)."""
+    held = [
+        (job_id, state.last_outcome)
+        for job_id, state in sorted(journal.state.jobs.items())
+        if (job is None or job_id == job) and state.last_outcome is not None
+        and state.last_outcome.status == "held"
+    ]  # fmt: skip
+    if not held:
+        return
+    click.echo("Runs the guard held (nothing was written to their backup):")
+    for job_id, run in held:
+        assert run is not None
+        click.echo(f"  {job_id}  run {run.run}: {run.reason}")
+        click.echo(
+            f"    look with `backupplan changes {job_id}`; if it is right, "
+            f"`backupplan run {job_id} --accept-changes`"
+        )
 
 
 def _handle(loaded: LoadedPlan, journal: Journal, items: list[Interruption], action: Action) -> int:

@@ -32,7 +32,7 @@ from typing import Any, get_args
 
 from backupplan.plan.model import NotifyEvent
 
-FAILED_STATUSES = frozenset({"failed", "timed_out"})
+FAILED_STATUSES = frozenset({"failed", "timed_out", "held"})  # held: nothing was backed up
 OK_STATUSES = frozenset({"succeeded", "warning"})
 REMINDER_INTERVAL = 23 * 3600.0
 EVENTS: tuple[str, ...] = get_args(NotifyEvent)

@@ -118,7 +118,7 @@ class Notifications:
         kind: PingKind | None = None
         if status in OK_STATUSES:
             kind = "success"
-        elif status in ("failed", "timed_out", "interrupted"):
+        elif status in ("failed", "timed_out", "held", "interrupted"):
             kind = "fail"
         if kind is not None:
             run_id = str(run.get("run") or "")

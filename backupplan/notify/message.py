@@ -23,6 +23,7 @@ _STATUS_WORDS = {
     "warning": "succeeded with warnings",
     "failed": "failed",
     "timed_out": "timed out",
+    "held": "was held: it would change too much",
     "interrupted": "was interrupted",
     "skipped": "was skipped",
 }

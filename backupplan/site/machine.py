@@ -72,6 +72,11 @@ METRICS = (
     ),
     ("backupplan_job_paused", "gauge", "1 while the job is paused."),
     ("backupplan_job_running", "gauge", "1 while the job runs."),
+    (
+        "backupplan_job_last_run_changes",
+        "gauge",
+        "Files the job's last run added, changed and deleted at the destination (label change).",
+    ),
     ("backupplan_job_runs_total", "counter", "Runs on record."),
     ("backupplan_job_failures_total", "counter", "Runs on record that failed or timed out."),
 )
@@ -102,6 +107,7 @@ def metrics_prom(status: JsonDict, views: Iterable[JobView]) -> str:
             "succeeded",
             "warning",
             "failed",
+            "held",
             "interrupted",
             "disabled",
         ):
@@ -110,6 +116,14 @@ def metrics_prom(status: JsonDict, views: Iterable[JobView]) -> str:
         add("backupplan_job_deadline_timestamp_seconds", job, _seconds(state.get("deadline")))
         add("backupplan_job_paused", job, 1.0 if state.get("paused") is True else 0.0)
         add("backupplan_job_running", job, 1.0 if state.get("status") == "running" else 0.0)
+        changes = run.get("changes")
+        if isinstance(changes, dict):
+            for change in ("added", "changed", "deleted"):
+                add(
+                    "backupplan_job_last_run_changes",
+                    f'{job},change="{change}"',
+                    _number(changes.get(change)),
+                )
         add("backupplan_job_runs_total", job, _number(state.get("runs")))
         add("backupplan_job_failures_total", job, _number(state.get("failures")))
     lines = []

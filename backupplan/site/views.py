@@ -25,6 +25,7 @@ STATUS_LABELS: dict[str, tuple[str, str]] = {
     "warning": ("warning", "!"),
     "failed": ("failed", "✗"),
     "timed_out": ("timed out", "✗"),
+    "held": ("held", "⚠"),
     "interrupted": ("interrupted", "↯"),
     "overdue": ("overdue", "◷"),
     "disabled": ("disabled", "⊘"),
@@ -33,7 +34,7 @@ STATUS_LABELS: dict[str, tuple[str, str]] = {
     "unknown": ("unknown", "?"),
 }
 GOOD = frozenset({"succeeded", "warning"})
-BAD = frozenset({"failed", "timed_out", "interrupted"})
+BAD = frozenset({"failed", "timed_out", "held", "interrupted"})
 ENDED = GOOD | BAD
 
 

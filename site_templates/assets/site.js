@@ -15,7 +15,7 @@
   var LABELS = {
     never_run: ["never run", "\u25cb"], running: ["running", "\u25b6"], paused: ["paused", "\u2016"],
     succeeded: ["succeeded", "\u2713"], warning: ["warning", "!"], failed: ["failed", "\u2717"],
-    timed_out: ["timed out", "\u2717"], interrupted: ["interrupted", "\u21af"],
+    timed_out: ["timed out", "\u2717"], held: ["held", "\u26a0"], interrupted: ["interrupted", "\u21af"],
     overdue: ["overdue", "\u25f7"], disabled: ["disabled", "\u2298"], removed: ["removed", "\u2013"],
     skipped: ["skipped", "\u21b7"], unknown: ["unknown", "?"]
   };

@@ -139,6 +139,9 @@ def test_every_file_rewritten_is_held_and_changes_nothing(
     assert "docs" in status.stdout and "held" in status.stdout
     listed = run_backupplan(["changes", "--plan", str(plan), "docs"])
     assert listed.stdout.count("changed  ") == 20
+    offered = run_backupplan(["recover", "--plan", str(plan)])
+    assert "Runs the guard held" in offered.stdout
+    assert "`backupplan run docs --accept-changes`" in offered.stdout
     accepted = run_backupplan(["run", "--plan", str(plan), "docs", "--accept-changes"])
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
     same_tree(tmp_path / "src", tmp_path / "dst")

@@ -54,3 +54,13 @@ def test_an_older_document_leaves_them_out() -> None:
     assert "backupplan_status_expected_by_timestamp_seconds " not in text
     assert "backupplan_state_dir_problem " not in text
     assert "backupplan_job_deadline_timestamp_seconds{" not in text
+
+
+def test_a_held_job_and_its_last_runs_changes() -> None:
+    status = document()
+    status["jobs"][0].update(status="held", paused=False, last_run={
+        "status": "held", "changes": {"added": 1, "changed": 812, "deleted": 0}})  # fmt: skip
+    found = samples(metrics_prom(status, job_views(status["jobs"], {}).values()))
+    assert found['backupplan_job_status{job="photos",status="held"}'] == "1"
+    assert found['backupplan_job_last_run_changes{job="photos",change="changed"}'] == "812"
+    assert found['backupplan_job_last_run_changes{job="photos",change="added"}'] == "1"
