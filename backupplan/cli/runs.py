@@ -131,21 +131,29 @@ def snapshots(job: str, plan_path: str, prune: bool, dry_run: bool, as_json: boo
 @click.argument("job", metavar="JOB")
 @plan_option
 @click.option("--checksum", is_flag=True, help="Compare contents, not just sizes and times.")
-def verify(job: str, plan_path: str, checksum: bool) -> int:
+@click.option(
+    "--metadata",
+    is_flag=True,
+    help="Count differences of attributes too (modes, times, owners, hard links, ACLs, xattrs).",
+)
+def verify(job: str, plan_path: str, checksum: bool, metadata: bool) -> int:
     """Compare JOB's copy with its source now (the latest snapshot, for snapshot jobs).
 
     Quick mode compares sizes and times; --checksum (or the job's verify: checksum) reads every
-    file on both sides. Nothing is written. The result is journaled and shown by `status` and on
-    the site. Exits 0 when contents match, 1 when they differ or cannot be compared.
+    file on both sides; --metadata also fails on attributes the copy lost (a hard link stored as
+    two files, an ACL or extended attribute missing). Nothing is written. The result is journaled
+    and shown by `status` and on the site. Exits 0 when contents match, 1 when they differ or
+    cannot be compared.
 
     \b
     Examples:
       backupplan verify photos
       backupplan verify photos --checksum
+      backupplan verify photos --metadata
     """
     from backupplan.commands.verify import verify_command
 
-    return verify_command(plan_path, job, checksum=checksum)
+    return verify_command(plan_path, job, checksum=checksum, metadata=metadata)
 
 
 @click.command(context_settings=CONTEXT)

@@ -11,9 +11,10 @@ from backupplan.engines.base import VerifyMode
 SHOWN = 100  # differences printed; the count says how many more
 
 
-def verify_command(plan_path: str, job_id: str, *, checksum: bool) -> int:
+def verify_command(plan_path: str, job_id: str, *, checksum: bool, metadata: bool = False) -> int:
     """Verify the job's copy (its latest snapshot for snapshot jobs) against its source; journal
-    the result; exit 0 when nothing differs in contents, 1 otherwise."""
+    the result; exit 0 when nothing differs in contents (nor, with `metadata`, in attributes),
+    1 otherwise."""
     from backupplan.commands.run import check_job_ids, open_journal
     from backupplan.journal import JobLock
     from backupplan.plan.load import load_plan
@@ -37,7 +38,7 @@ def verify_command(plan_path: str, job_id: str, *, checksum: bool) -> int:
             spec = snapshot_spec(spec, listing.path(snapshot), None)
             what = f"snapshot {snapshot} ({spec.destination})"
         click.echo(f"Verifying ({mode}) {what} against {spec.source} …")
-        report = asyncio.run(verify_copy(job.engine, spec, mode, timeout=job.timeout))
+        report = asyncio.run(verify_copy(job.engine, spec, mode, timeout=job.timeout, metadata=metadata))
         if report.stopped:
             click.echo(report.outcome.message)
             return 1

@@ -2,8 +2,10 @@
 writable, free space); remote ones get a quick probe (backupplan.doctor.probes), all at once, the
 whole lot bounded by the probe timeout.
 
-Nothing is written anywhere: doctor never creates, changes or deletes a file at a source or a
-destination (writability is asked with access(2), see backupplan.doctor.files).
+Doctor changes nothing at a source or a destination (writability is asked with access(2), see
+backupplan.doctor.files), with one exception: to learn what a local rsync destination can keep
+(hard links, ACLs, extended attributes, sparse files), a scratch folder `.backupplan-probe-*` is
+made there and removed at once (backupplan.runner.fidelity).
 """
 
 from __future__ import annotations
@@ -49,7 +51,11 @@ def location_checks(loaded: LoadedPlan, context: Context) -> list[Check]:
             elif role == "source":
                 slots.append(local_source(name, location))
             else:
-                slots.append(local_destination(name, location, context))
+                slots.append(checked := local_destination(name, location, context))
+                if job.engine == "rsync" and checked.status != "fail":
+                    slots.append(
+                        fidelity_check(f"{job_id}.fidelity", Path(location.path), job.preserve.kept())
+                    )
     results = run_probes(probes, context.probe_timeout)
     return [slot if isinstance(slot, Check) else results[slot] for slot in slots]
 
@@ -112,3 +118,21 @@ def local_destination(name: str, location: Location, context: Context) -> Check:
         hint = "free some space or use a bigger disk: a full destination fails the run"
         return _check(name, "warn", f"{where}, but only {space_text(space)}", hint, facts)
     return _check(name, "ok", f"{where}; {space_text(space)}", None, facts)
+
+
+def fidelity_check(name: str, destination: Path, kept: tuple[str, ...]) -> Check:
+    """What the destination's file system can keep of what the job preserves (docs/fidelity.md)."""
+    from backupplan.runner.fidelity import WORDS, lost_text, nearest_folder, probe
+
+    folder = nearest_folder(destination)
+    try:
+        found = probe(folder)
+    except OSError as error:
+        return _check(name, "info", f"{folder}: what it can keep is unknown ({error.strerror or error})")
+    facts = {key: getattr(found, key) for key in WORDS}
+    lost = found.lost(kept)
+    if lost:
+        hint = "a FAT or exFAT disk keeps none of these; a NAS share may lack ACLs"
+        return _check(name, "warn", lost_text(lost, str(folder)), hint, facts)
+    shown = ", ".join(WORDS[key] for key in kept if key in WORDS) or "contents, modes and times"
+    return _check(name, "ok", f"{folder} keeps what the job preserves: {shown}", None, facts)

@@ -60,6 +60,7 @@ class TransferSpec:
     create_parents: bool | None = None
     itemize: bool = False  # print one line per changed file (counted into Changes)
     one_file_system: bool = False
+    preserve: tuple[str, ...] = ()  # hard_links, acls, xattrs, sparse (rsync); metadata (rclone)
     env: Mapping[str, str] = field(default_factory=dict, repr=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -207,7 +208,9 @@ class Engine(Protocol):
         errors: Sequence[str] = (),
     ) -> Outcome: ...
 
-    def verify_outcome(self, exit_code: int | None, signal: int | None, parser: VerifyParser) -> Outcome: ...
+    def verify_outcome(
+        self, exit_code: int | None, signal: int | None, parser: VerifyParser, *, metadata: bool = False
+    ) -> Outcome: ...
 
     def version(self, env: Mapping[str, str] | None = None) -> str | None: ...
 
@@ -382,15 +385,18 @@ def verification_outcome(
     exit_code: int | None,
     signal_number: int | None,
     parser: VerifyParser,
+    *,
+    metadata: bool = False,
 ) -> Outcome:
     """Given how a verification ended and what its parser found, return the Outcome: fatal when
     contents differ (missing, extra, changed or unreadable files), a warning when only metadata
-    differs, the engine's exit-code verdict when the check itself failed, else ok."""
+    differs (fatal too with `metadata`: modes, times, owners, ACLs, xattrs, hard links count), the
+    engine's exit-code verdict when the check itself failed, else ok."""
     differences = parser.differences()
     if differences:
         counts = Counter(difference.kind for difference in differences)
         summary = ", ".join(f"{count} {kind}" for kind, count in sorted(counts.items()))
-        content = [difference for difference in differences if difference.kind != "metadata"]
+        content = [difference for difference in differences if metadata or difference.kind != "metadata"]
         example = one_line((content or differences)[0].path, 200)
         return Outcome(
             "fatal" if content else "warning",

@@ -293,6 +293,8 @@ class RcloneEngine:
             options.append(f"--bwlimit={spec.bandwidth}B")
         if spec.one_file_system:
             options.append("--one-file-system")
+        if "metadata" in spec.preserve:
+            options.append("--metadata")
         if spec.itemize:  # one line per file: a dry run also says why a file differs (so: changed)
             options.append("-vv" if spec.dry_run else "--verbose")
         if spec.dry_run:
@@ -337,10 +339,12 @@ class RcloneEngine:
         problem and nothing a retry cannot fix."""
         return classify_exit(EXIT_CODES, self.program, exit_code, signal, errors)
 
-    def verify_outcome(self, exit_code: int | None, signal: int | None, parser: VerifyParser) -> Outcome:
+    def verify_outcome(
+        self, exit_code: int | None, signal: int | None, parser: VerifyParser, *, metadata: bool = False
+    ) -> Outcome:
         """Given how `rclone check` ended and what it listed, return the Outcome (it exits 1 when it
-        finds differences)."""
-        return verification_outcome(self, exit_code, signal, parser)
+        finds differences). With `metadata`, attribute differences count too."""
+        return verification_outcome(self, exit_code, signal, parser, metadata=metadata)
 
     def version(self, env: Mapping[str, str] | None = None) -> str | None:
         """Return the installed rclone's version (`1.60.1-DEV`), or None when it cannot be run."""

@@ -24,7 +24,7 @@ from backupplan.engines import Outcome, TransferSpec, TransferStats
 from backupplan.engines.changes import Changes
 from backupplan.errors import BackupplanError
 from backupplan.journal.records import format_timestamp
-from backupplan.runner.aftercare import Aftercare, after_transfer
+from backupplan.runner.aftercare import Aftercare, after_transfer, with_warning
 from backupplan.runner.changelist import ChangeList
 from backupplan.runner.guard import (
     SHOWN,
@@ -74,6 +74,7 @@ class JobRun:
     changes: Changes = field(init=False)
     changelist: ChangeList = field(init=False)
     held: str | None = None  # why the guard held the run
+    unkept: str | None = None  # what a new destination cannot keep of what the job preserves
 
     async def execute(self) -> RunResult:
         """Run every phase; return how the run ended."""
@@ -87,6 +88,8 @@ class JobRun:
         attempts = self.transfer.attempts if self.transfer is not None else 0
         if self.transfer is not None and outcome.succeeded and self.held is None:
             outcome = await self._aftercare(outcome, stats)
+            if self.unkept is not None and outcome.succeeded:
+                outcome = with_warning(outcome, self.unkept)
         status, reason = status_of(outcome)
         if outcome.stopped == "cancel":
             return self._interrupted(stats, attempts)
@@ -166,6 +169,9 @@ class JobRun:
         if refusal is not None:
             self.log.line("backupplan", refusal)
             return Outcome("fatal", refusal)
+        state = self.session.journal.state.jobs.get(self.job_id)
+        if state is None or state.last_success is None:  # before the first good copy
+            self.unkept = self._what_the_destination_cannot_keep()
         try:
             self.staging = await self._stage_snapshot()
         except BackupplanError as error:
@@ -190,6 +196,26 @@ class JobRun:
         if self.staging is not None and self.transfer.outcome.succeeded:
             await self._count_snapshot(files)
         return self.transfer.outcome
+
+    def _what_the_destination_cannot_keep(self) -> str | None:
+        """Before a job's first run into a local folder: what of `preserve:` it cannot keep
+        (runner.fidelity), said as a warning that names the keys to set."""
+        from backupplan.engines.base import location_kind
+        from backupplan.runner.fidelity import lost_text, nearest_folder, probe
+
+        if self.job.engine != "rsync" or location_kind(self.spec.destination) != "local":
+            return None
+        folder = nearest_folder(Path(self.spec.destination))
+        try:
+            lost = probe(folder).lost(self.job.preserve.kept())
+        except OSError:
+            return None  # the transfer says why it cannot write there
+        if not lost:
+            return None
+        text = lost_text(lost, str(folder))
+        self.log.line("backupplan", f"warning: {text}")
+        self._note(text)
+        return text
 
     def _files_at_destination(self) -> int:
         """Files at the destination after the last success (what the guard's shares are of)."""

@@ -93,6 +93,7 @@ def plan_restore(
         source=root.rstrip("/") + "/",
         destination=str(target),
         create_parents=True,
+        preserve=job.preserve.kept(),  # bring back what the backup kept
         env=dict(job.env),
     )
     if relative is not None:

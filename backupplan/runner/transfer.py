@@ -46,6 +46,8 @@ def transfer_spec(job: Job, base_dir: Path, *, dry_run: bool = False) -> Transfe
         bandwidth=job.bandwidth or 0,
         extra_args=tuple(job.extra_args),
         dry_run=dry_run,
+        one_file_system=job.one_file_system,
+        preserve=job.preserve.kept(),
         env=dict(job.env),
     )
 

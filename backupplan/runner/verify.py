@@ -88,9 +88,11 @@ async def verify_copy(
     stop_grace: float = 10.0,
     cancel: asyncio.Event | None = None,
     on_output: Callable[[str, bytes], None] | None = None,
+    metadata: bool = False,
 ) -> VerifyReport:
     """Given a transfer (its destination being the copy to check) and a mode, compare and return the
-    report. `on_output(stream, record)` sees the engine's stderr (for the log)."""
+    report. `on_output(stream, record)` sees the engine's stderr (for the log). With `metadata`,
+    differences of attributes (modes, times, owners, ACLs, xattrs, hard links) fail it too."""
     from backupplan.process.execute import run_process
 
     engine = get_engine(engine_name)
@@ -121,5 +123,5 @@ async def verify_copy(
         else:
             outcome = Outcome("fatal", "verification was stopped on request", "", None, None, "cancel")
         return VerifyReport(mode, outcome)
-    outcome = engine.verify_outcome(result.exit_code, result.signal, parser)
+    outcome = engine.verify_outcome(result.exit_code, result.signal, parser, metadata=metadata)
     return VerifyReport(mode, outcome, parser.differences(), parser.errors())

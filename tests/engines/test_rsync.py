@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from backupplan.engines import ENGINES, Difference, Progress, TransferSpec
-from backupplan.engines.rsync import EXIT_CODES, RsyncParser, RsyncVerifyParser, unescape
+from backupplan.engines.rsync import EXIT_CODES
+from backupplan.engines.rsync_output import RsyncParser, RsyncVerifyParser, unescape
 
 SAMPLES = Path("/work/shared/bench/samples")
 RSYNC = ENGINES["rsync"]

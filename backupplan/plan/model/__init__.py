@@ -1,9 +1,10 @@
 """The plan file's model: every field with its type, default, description and example.
 
 One module per section: `fields` (the strict base, sizes, durations, ids), `settings`, `job`,
-`snapshots`, `hooks`, `notify`, `guard`; `Plan`, the whole file, is here. Import the models from this
-package. The JSON Schema (`backupplan schema`) and the plan reference (docs/plan-reference.md) are
-generated from them; a test fails when a field lacks a description or an example.
+`snapshots`, `hooks`, `notify`, `guard`, `preserve`; `Plan`, the whole file, is here. Import the
+models from this package. The JSON Schema (`backupplan schema`) and the plan reference
+(docs/plan-reference.md) are generated from them; a test fails when a field lacks a description
+or an example.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from backupplan.plan.model.notify import (
     NotifyEvent,
     NotifyTarget,
 )
+from backupplan.plan.model.preserve import Preserve
 from backupplan.plan.model.settings import LogRetention, NetworkCheck, Retries, Settings
 from backupplan.plan.model.snapshots import Keep, Snapshots
 
@@ -44,6 +46,7 @@ __all__ = [
     "NotifyEvent",
     "NotifyTarget",
     "Plan",
+    "Preserve",
     "Retries",
     "Settings",
     "Size",

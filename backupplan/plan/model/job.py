@@ -11,6 +11,7 @@ from backupplan.plan.model.fields import ENV_NAME, Duration, Size, Strict
 from backupplan.plan.model.guard import Guard, GuardSetting
 from backupplan.plan.model.hooks import Hooks
 from backupplan.plan.model.notify import NotifyList
+from backupplan.plan.model.preserve import Preserve
 from backupplan.plan.model.settings import Retries
 from backupplan.plan.model.snapshots import Snapshots
 
@@ -89,6 +90,12 @@ class Job(Strict):
         description="Hold a run that would delete or rewrite too much, and refuse an empty source "
         "over a non-empty destination; `off` turns every guard off. See docs/guard.md.",
         examples=[{"max_delete": "10%", "max_change": "50%"}, "off"],
+    )
+    preserve: Preserve = Field(
+        default_factory=Preserve,
+        description="What the copy keeps besides contents: hard links, ACLs, extended attributes, "
+        "sparse files (rsync), metadata (rclone); all on by default. See docs/fidelity.md.",
+        examples=[{"acls": False, "xattrs": False}],
     )
     snapshots: Snapshots | None = Field(
         None,
