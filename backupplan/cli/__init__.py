@@ -2,8 +2,8 @@
 
 - `backupplan.cli.plan`: init, validate, schema, plan, apply, daemon, systemd, cron
 - `backupplan.cli.runs`: run, pause, resume, recover, snapshots, verify, restore
-- `backupplan.cli.state`: status, history, changes, logs, doctor, site build|serve, journal repair|compact,
-  notify test
+- `backupplan.cli.state`: status, check, history, changes, logs, doctor, site build|serve,
+  journal repair|compact, notify test
 
 Each command parses its flags and makes one call into `backupplan.commands.<verb>`; nothing here
 reads YAML, starts processes or formats reports. `backupplan.cli.exits` turns what the command
@@ -58,6 +58,7 @@ for command in (
     runs.verify,
     runs.restore,
     state.status,
+    state.check,
     state.history,
     state.changes,
     state.logs,

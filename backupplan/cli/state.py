@@ -1,4 +1,4 @@
-"""Reading what happened: status, history, logs, doctor, and the site, journal and notify groups.
+"""Reading what happened: status, check, history, logs, doctor, and the site, journal and notify groups.
 
 Each command parses its flags and makes one call into `backupplan.commands.<verb>`, imported
 inside the command so that `backupplan --help` stays fast.
@@ -30,6 +30,110 @@ def status(plan_path: str, state_dir: str | None, as_json: bool) -> int:
     from backupplan.commands.status import status_command
 
     return status_command(plan_path, state_dir=state_dir, as_json=as_json)
+
+
+class _UnknownUsage(click.UsageError):
+    """A usage error of a monitoring plugin: exit 3 (UNKNOWN), shown as its status line."""
+
+    exit_code = 3
+
+    def show(self, file: object = None) -> None:
+        from backupplan.commands.check import usage_error
+
+        usage_error(self.format_message())
+
+
+class MonitoringCommand(click.Command):
+    """A command that monitoring systems run: a usage error must be UNKNOWN (exit 3), because
+    click's usual exit 2 means CRITICAL to them."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as error:
+            raise _UnknownUsage(error.format_message(), ctx) from None
+
+
+@click.command(cls=MonitoringCommand, context_settings=CONTEXT)
+@plan_option
+@click.option(
+    "--status",
+    "status_source",
+    metavar="FILE|URL",
+    help="Judge this published status.json (a path, - for stdin, or an http(s):// URL) instead of "
+    "the plan's state; the plan is not read.",
+)
+@click.option("--job", "jobs", multiple=True, metavar="JOB", help="Judge only this job (repeatable).")
+@click.option(
+    "--late-critical",
+    default="1d",
+    show_default=True,
+    metavar="DURATION",
+    help="An overdue job is WARNING, and CRITICAL once overdue by more than this.",
+)
+@click.option(
+    "--space-warning",
+    default="10%",
+    show_default=True,
+    metavar="SHARE|SIZE",
+    help="WARNING when the state dir has less free space than this (10% of its disk, or 2GiB; 0: off).",
+)
+@click.option(
+    "--space-critical",
+    default="5%",
+    show_default=True,
+    metavar="SHARE|SIZE",
+    help="CRITICAL when the state dir has less free space than this.",
+)
+@click.option(
+    "--max-age",
+    metavar="DURATION",
+    help="CRITICAL when the status is older than this (besides its own freshness promise).",
+)
+@click.option(
+    "--timeout",
+    default="10s",
+    show_default=True,
+    metavar="DURATION",
+    help="Give up on a --status URL after this long (UNKNOWN).",
+)
+def check(
+    plan_path: str,
+    status_source: str | None,
+    jobs: tuple[str, ...],
+    late_critical: str,
+    space_warning: str,
+    space_critical: str,
+    max_age: str | None,
+    timeout: str,
+) -> int:
+    """Judge the backups for a monitoring system (Nagios, Icinga, Naemon, Checkmk, NRPE, Zabbix):
+    one status line with performance data, then details.
+
+    CRITICAL: a job failed, timed out or was held; a job overdue by more than --late-critical; the
+    status is stale (its daemon or timer stopped); the state dir cannot record runs or is nearly
+    full. WARNING: a job warned, was interrupted or is overdue; the journal is damaged; the state
+    dir is getting full. Exits 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also for a usage error or an
+    invalid plan). See docs/monitoring.md.
+
+    \b
+    Examples:
+      backupplan check -p /etc/backupplan/backups.yaml
+      backupplan check --job photos --late-critical 12h
+      backupplan check --status https://nas.example.org/backups/status.json --max-age 2h
+    """
+    from backupplan.commands.check import check_command
+
+    return check_command(
+        plan_path,
+        status_source=status_source,
+        jobs=jobs,
+        late_critical=late_critical,
+        space_warning=space_warning,
+        space_critical=space_critical,
+        max_age=max_age,
+        timeout=timeout,
+    )
 
 
 @click.command(context_settings=CONTEXT)
