@@ -1,5 +1,6 @@
 """Reading what rsync prints: progress records, the --stats block, error lines, itemized changes
-(`--out-format=%i %n`, counted into Changes), and a verification dry run's differences."""
+(`--out-format=%i %n`: counted into Changes, and kept in the run's log like rsync's own file
+names), and a verification dry run's differences."""
 
 from __future__ import annotations
 
@@ -99,8 +100,8 @@ def change_of(code: bytes, name: bytes) -> ChangeKind | None:
 
 class RsyncParser:
     """Progress from `--info=progress2` records (stdout), totals from `--stats`, errors (stderr),
-    and, with `changes`, the itemized lines of `--itemize-changes` counted there (those are not
-    worth a log line either: they go to the run's changes list).
+    and, with `changes`, the itemized lines of `--out-format=%i %n` counted there (and logged, as
+    rsync's file names always were).
 
     rsync prints a progress record for every file. Only one record per `interval` seconds is
     parsed; the others are kept aside, so the cost stays flat however small the files are."""
@@ -132,8 +133,7 @@ class RsyncParser:
         self.last_was_progress = False
         if stream == "stdout" and self._changes is not None and record[:1] in _ITEM_START:
             match = _ITEM.match(record)
-            if match is not None:
-                self.last_was_progress = True
+            if match is not None:  # counted, and logged too: `logs --follow` shows each file as it goes
                 kind = change_of(match["code"], match["name"])
                 if kind is not None:
                     self._changes.count(kind, match["name"].decode("utf-8", "backslashreplace"))

@@ -94,7 +94,8 @@ def test_follow_shows_lines_while_a_real_rsync_run_writes_them_and_stops_at_its_
             reader.join()
             assert runner.wait(timeout=10) == 0
     before_the_end = [line for at, line in reader.lines if at < finished_at - 0.3]
-    assert any(line.endswith(".bin") and " [rsync] f" in line for line in before_the_end), reader.lines
+    # each file as rsync itemizes it (`>f+++++++++ f0003.bin`), before the run's end
+    assert any(line.endswith(".bin") and " [rsync] >f" in line for line in before_the_end), reader.lines
     shown = [line for _, line in reader.lines]
     (log,) = (state / "logs" / "photos").glob("*.log")
     run = log.name.removesuffix(".log")
