@@ -15,12 +15,21 @@ mode=${1:-runtime}
 # command:package — a package is installed when its command is missing.
 need=(rsync:rsync rclone:rclone)
 # For the tests: a browser for the site's pages, rsnapshot for the benchmarks, promtool for the
-# example alert rules, faketime to move a process's clock.
-[ "$mode" = "--test" ] && need+=(chromium:chromium rsnapshot:rsnapshot promtool:prometheus faketime:faketime)
+# example alert rules, faketime to move a process's clock, a real OpenSSH server for rsync over
+# ssh, and PostgreSQL and MariaDB servers for database dumps (each started by the tests in a
+# scratch folder of their own, never as the machine's services).
+[ "$mode" = "--test" ] && need+=(
+  chromium:chromium rsnapshot:rsnapshot promtool:prometheus faketime:faketime
+  ssh:openssh-client /usr/sbin/sshd:openssh-server
+  pg_dump:postgresql-client /usr/lib/postgresql:postgresql
+  mariadb-dump:mariadb-client /usr/sbin/mariadbd:mariadb-server-core
+)
 
 missing=()
 for pair in "${need[@]}"; do
-  command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+  what=${pair%%:*}
+  if [[ $what == /* ]]; then [ -e "$what" ] && continue; else command -v "$what" >/dev/null 2>&1 && continue; fi
+  missing+=("${pair#*:}")
 done
 python=${PYTHON:-python3}
 if ! "$python" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
@@ -40,8 +49,19 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "bootstrap: no apt-get here; install ${missing[*]} with your package manager and run this again" >&2
     exit 1
   fi
+  # The packages' own services (sshd, postgresql, mariadb) are not started by the install: the tests
+  # start their own servers in scratch folders (Debian's policy-rc.d answer 101: "not now").
+  held=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod 755 /usr/sbin/policy-rc.d
+    held=1
+  fi
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  status=0
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || status=$?
+  [ -n "$held" ] && $sudo rm -f /usr/sbin/policy-rc.d
+  [ "$status" -eq 0 ] || exit "$status"
 fi
 
 if [ ! -x .venv/bin/python ]; then

@@ -116,7 +116,7 @@ def remote_probe(
     if location.kind == "rclone_remote":
         return lambda: rclone_probe(name, role, location, job, loaded, timeout, once)
     if location.kind == "ssh":
-        return lambda: ssh_probe(name, location, timeout, once=once)
+        return lambda: ssh_probe(name, location, timeout, once=once, job=job)
     return lambda: daemon_probe(name, location, timeout, once=once)
 
 
@@ -160,14 +160,24 @@ def ssh_address(host: str) -> tuple[str, int]:
 
 
 def ssh_probe(
-    name: str, location: Location, timeout: float, address: Address | None = None, once: Once | None = None
+    name: str,
+    location: Location,
+    timeout: float,
+    address: Address | None = None,
+    once: Once | None = None,
+    job: Job | None = None,
 ) -> Check:
-    """Does the ssh server of `host:path` answer? `address` turns the plan's host into the address
-    to connect to (default: what `ssh -G` says)."""
+    """Does the ssh server of `host:path` answer, and (given the job) does it let the job's key in,
+    with an rsync new enough, and how much room is there? `address` turns the plan's host into the
+    address to connect to (default: what `ssh -G` says, or the job's ssh port)."""
     assert location.host is not None
     once = once or Once()
     plan_host = location.host
-    host, port = once(("ssh -G", plan_host), lambda: (address or ssh_address)(plan_host))
+    port_set = location.port or (job.ssh.port if job is not None else None)
+    if port_set is not None and address is None:
+        host, port = plan_host, port_set
+    else:
+        host, port = once(("ssh -G", plan_host), lambda: (address or ssh_address)(plan_host))
     facts: dict[str, Any] = {"kind": "ssh", "location": location.text, "host": host, "port": port}
     try:
         first = once(("greeting", host, port), lambda: greeting(host, port, timeout))
@@ -178,8 +188,65 @@ def ssh_probe(
         text = f"{location.text}: {host}:{port} accepts connections but sent no ssh greeting"
         return _check(name, "warn", text, "check that an ssh server listens there", facts)
     facts["greeting"] = first.splitlines()[0].decode("ascii", "replace")
-    text = f"{location.text}: the ssh server at {host}:{port} answered ({facts['greeting']}); login not tried"
+    if job is None or job.engine != "rsync":
+        text = f"{location.text}: the ssh server at {host}:{port} answered ({facts['greeting']})"
+        text += "; login not tried"
+        return _check(name, "ok", text, None, facts)
+    return ssh_login_check(name, location, job, timeout, facts)
+
+
+def ssh_login_check(name: str, location: Location, job: Job, timeout: float, facts: dict[str, Any]) -> Check:
+    """Log in as the job does (its key, known_hosts and host-key policy; BatchMode) and ask the
+    remote side for its rsync's version and the free space where the backup goes."""
+    import shlex
+
+    from backupplan.engines.ssh import ssh_problem
+    from backupplan.process.execute import run_short
+    from backupplan.runner.transfer import rsh_of
+    from backupplan.status.tools import RSYNC_MKPATH, version_key
+
+    target = (location.operand or location.text).split(":", 1)[0]
+    folder = shlex.quote(location.path or ".")
+    command = f"rsync --version | head -n 1; df -Pk {folder} 2>/dev/null || df -Pk $(dirname {folder})"
+    try:
+        result = run_short([*rsh_of(job, location), "--", target, command], timeout=timeout + 5)
+    except EngineError as error:
+        return _check(
+            name, "fail", f"{location.text}: ssh cannot be run: {error}", "install openssh-client", facts
+        )
+    errors = [line for line in result.stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+    if result.exit_code != 0 and not result.stdout.startswith(b"rsync"):
+        problem = ssh_problem(errors, location.host or target, result.exit_code)
+        message = (
+            problem.message
+            if problem
+            else f"login failed (exit {result.exit_code}): {' '.join(errors)[:200]}"
+        )
+        hint = problem.hint if problem else "try `ssh` with the job's options by hand"
+        return _check(name, "fail", f"{location.text}: {message}", hint, facts)
+    lines = result.stdout.decode("utf-8", "replace").splitlines()
+    version = lines[0].split("version", 1)[1].split()[0] if lines and "version" in lines[0] else None
+    facts["remote_rsync"] = version
+    if version is None:
+        hint = "install rsync on the remote host, or pass --rsync-path in the job's extra_args"
+        return _check(name, "fail", f"{location.text}: no rsync on {target}", hint, facts)
+    if version_key(version) < version_key(RSYNC_MKPATH):
+        hint = f"upgrade rsync on {target} to {RSYNC_MKPATH} or later (backupplan passes --mkpath)"
+        return _check(name, "warn", f"{location.text}: rsync {version} on {target} is too old", hint, facts)
+    free = _free_kilobytes(lines[1:])
+    facts["free_bytes"] = None if free is None else free * 1024
+    room = "" if free is None else f"; {free / 1024 / 1024:.1f} GiB free there"
+    text = f"{location.text}: logged in with the job's key; rsync {version} on {target}{room}"
     return _check(name, "ok", text, None, facts)
+
+
+def _free_kilobytes(lines: list[str]) -> int | None:
+    """The `Available` column of `df -Pk`'s data line."""
+    for line in reversed(lines):
+        fields = line.split()
+        if len(fields) >= 6 and fields[3].isdigit():
+            return int(fields[3])
+    return None
 
 
 def daemon_probe(name: str, location: Location, timeout: float, once: Once | None = None) -> Check:

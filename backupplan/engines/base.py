@@ -61,6 +61,7 @@ class TransferSpec:
     itemize: bool = False  # print one line per changed file (counted into Changes)
     one_file_system: bool = False
     preserve: tuple[str, ...] = ()  # hard_links, acls, xattrs, sparse (rsync); metadata (rclone)
+    rsh: tuple[str, ...] = ()  # rsync over ssh: the ssh argv (engines.ssh.ssh_argv)
     env: Mapping[str, str] = field(default_factory=dict, repr=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -292,10 +293,16 @@ def classify_exit(
 
 
 def judge(
-    engine: Engine, result: ProcessResult, stats: TransferStats, *, allow_vanished: bool = False
+    engine: Engine,
+    result: ProcessResult,
+    stats: TransferStats,
+    *,
+    allow_vanished: bool = False,
+    remote_host: str | None = None,
 ) -> Outcome:
     """Given how a transfer's process ended and what its parser gathered, return the Outcome; a
-    wall-clock timeout or a stop on request wins over the exit code (rsync exits 20 on TERM)."""
+    wall-clock timeout or a stop on request wins over the exit code (rsync exits 20 on TERM). For a
+    transfer over ssh to `remote_host`, ssh's own error lines name what went wrong."""
     if result.timed_out:
         return Outcome(
             "fatal",
@@ -314,9 +321,14 @@ def judge(
             result.signal,
             "cancel",
         )
-    return engine.classify(
+    outcome = engine.classify(
         result.exit_code, result.signal, allow_vanished=allow_vanished, errors=stats.error_messages
     )
+    if remote_host is not None and outcome.kind != "ok":
+        from backupplan.engines.ssh import ssh_problem
+
+        return ssh_problem(stats.error_messages, remote_host, result.exit_code) or outcome
+    return outcome
 
 
 def location_kind(text: str) -> LocationKind:

@@ -29,6 +29,7 @@ from backupplan.engines.rsync_output import (
     unsupported_keys,
     unsupported_properties,
 )
+from backupplan.engines.ssh import rsh_value
 
 EXIT_CODES: Mapping[int, ExitMeaning] = {
     0: ExitMeaning("ok", "transfer complete"),
@@ -149,6 +150,8 @@ class RsyncEngine:
             options.append(f"--contimeout={seconds(spec.connect_timeout)}")
         if kinds != {"local"}:
             options.append("--protect-args")  # remote names with spaces reach the far side intact
+        if spec.rsh:
+            options.append(f"--rsh={rsh_value(spec.rsh)}")
         create_parents = spec.create_parents
         if create_parents is None:
             create_parents = destination_kind != "local"

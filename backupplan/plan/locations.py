@@ -15,6 +15,9 @@ _RSYNC_URL = re.compile(
 )
 _DAEMON_COLONS = re.compile(r"^(?:(?P<user>[^@/:]+)@)?(?P<host>[^:/]+)::(?P<path>.*)$")
 _SSH = re.compile(r"^(?:(?P<user>[^@/:]+)@)?(?P<host>\[[^\]]+\]|[^:/]+):(?P<path>.*)$")
+_SSH_URL = re.compile(
+    r"^ssh://(?:(?P<user>[^@/]+)@)?(?P<host>\[[^\]]+\]|[^:/]+)(?::(?P<port>\d+))?(?P<path>/.*)?$"
+)
 HOST_PORT = re.compile(r"^(?:\[(?P<ipv6>[^\]]+)\]|(?P<host>[^:/\s]+)):(?P<port>\d{1,5})$")
 _RCLONE_REMOTE = re.compile(r"^(?P<remote>:?[A-Za-z0-9_.+@ -][^:/]*(?:,[^:]*)?):(?P<path>.*)$")
 
@@ -28,6 +31,7 @@ class Location:
     path: str
     host: str | None = None
     port: int | None = None
+    operand: str | None = None  # how rsync is to be given it, when not as written (ssh:// URLs)
 
     @property
     def is_local(self) -> bool:
@@ -38,6 +42,11 @@ def parse_location(text: str, engine: str, base_dir: Path) -> Location:
     """Given a plan's source or destination text, the job's engine and the plan's folder, return
     where it lives. Local paths get `~` expanded and resolve against `base_dir`."""
     if engine == "rsync":
+        if match := _SSH_URL.match(text):
+            port = int(match["port"]) if match["port"] else None
+            user = f"{match['user']}@" if match["user"] else ""
+            operand = f"{user}{match['host']}:{match['path'] or '/'}"
+            return Location("ssh", text, match["path"] or "/", match["host"].strip("[]"), port, operand)
         if match := _RSYNC_URL.match(text):
             port = int(match["port"]) if match["port"] else 873
             return Location("rsync_daemon", text, match["path"] or "/", match["host"].strip("[]"), port)

@@ -29,6 +29,7 @@ from backupplan.plan.model import (
     Retries,
     Settings,
     Snapshots,
+    Ssh,
 )
 
 SECTIONS: list[tuple[str, type[BaseModel], str]] = [
@@ -42,6 +43,7 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("heartbeat", Heartbeat, "settings.heartbeat."),
     ("guard", Guard, "jobs.<id>.guard."),
     ("preserve", Preserve, "jobs.<id>.preserve."),
+    ("ssh", Ssh, "jobs.<id>.ssh."),
     ("snapshots", Snapshots, "jobs.<id>.snapshots."),
     ("snapshots.keep", Keep, "jobs.<id>.snapshots.keep."),
     ("hooks", Hooks, "jobs.<id>.hooks."),

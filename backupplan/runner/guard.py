@@ -22,6 +22,7 @@ from pathlib import Path
 
 from backupplan.engines import Outcome, TransferSpec, TransferStats, get_engine, judge
 from backupplan.engines.changes import Changes
+from backupplan.engines.ssh import ssh_host
 from backupplan.errors import BackupplanError
 from backupplan.plan.model import Guard, Job
 from backupplan.plan.model.guard import limit_count
@@ -169,7 +170,7 @@ async def preflight(
     except BackupplanError as error:
         return Preflight(Outcome("fatal", str(error), "install it, or check PATH"), TransferStats(), changes)
     stats = parser.stats()
-    outcome = judge(engine, result, stats, allow_vanished=job.allow_vanished)
+    outcome = judge(engine, result, stats, allow_vanished=job.allow_vanished, remote_host=ssh_host(spec))
     log.line(
         "backupplan",
         f"guard: the dry run found {changes.added:,} to add, {changes.changed:,} to rewrite, "

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -37,7 +38,7 @@ from backupplan.runner.guard import (
 from backupplan.runner.hooks import HookFailure, hook_environment, run_hooks
 from backupplan.runner.logfile import RunLog, changes_path, log_path, stamp
 from backupplan.runner.results import RunEvent, RunResult, Trigger, status_of
-from backupplan.runner.transfer import TransferHooks, TransferResult, run_transfer, transfer_spec
+from backupplan.runner.transfer import TransferHooks, TransferResult, backoff, run_transfer, transfer_spec
 
 if TYPE_CHECKING:
     from backupplan.plan.model import Job
@@ -230,10 +231,19 @@ class JobRun:
         failed, it was held, or there was nothing to do), None to go on with the transfer."""
         assert self.job.guard is not None
         settings = self.session.loaded.plan.settings
-        looked = await preflight(
-            self.job, self.spec, log=self.log, deadline=self.deadline, stop_grace=settings.stop_grace,
-            cancel=self.running.cancel, changes=Changes(sink=self.changelist.add),
-        )  # fmt: skip
+        retries = self.job.retries or settings.retries
+        for attempt in range(1, retries.attempts + 1):  # a network error is tried again, as a transfer's
+            looked = await preflight(
+                self.job, self.spec, log=self.log, deadline=self.deadline, stop_grace=settings.stop_grace,
+                cancel=self.running.cancel, changes=Changes(sink=self.changelist.add),
+            )  # fmt: skip
+            if looked.outcome.kind != "retryable" or attempt == retries.attempts:
+                break
+            self.changelist.reset()
+            wait = backoff(retries, attempt)
+            self._note(f"the guard's dry run failed ({looked.outcome.message}); trying again in {wait:.0f}s")
+            if await _cancelled_within(self.running.cancel, wait):
+                break
         if not looked.outcome.succeeded:
             return looked.outcome
         self.held = over_limits(self.job.guard, looked.changes, files)
@@ -373,3 +383,12 @@ class JobRun:
             self.path,
         )
         return self.session.ended(result)
+
+
+async def _cancelled_within(cancel: asyncio.Event, seconds: float) -> bool:
+    """Wait `seconds`, or less when `cancel` is set; return whether it was."""
+    try:
+        await asyncio.wait_for(cancel.wait(), timeout=seconds)
+    except TimeoutError:
+        return False
+    return True

@@ -22,9 +22,11 @@ from pathlib import Path
 
 from backupplan.engines import Difference, Outcome, Progress, TransferSpec, TransferStats, get_engine, judge
 from backupplan.engines.base import Stream
+from backupplan.engines.ssh import ssh_host
 from backupplan.errors import BackupplanError
 from backupplan.plan.locations import contains, parse_location
 from backupplan.plan.model import Job
+from backupplan.runner.transfer import rsh_of
 from backupplan.snapshots import SnapshotError, read_listing
 
 
@@ -83,7 +85,7 @@ def plan_restore(
             "leave --snapshot out to restore that"
         )
     else:
-        root = destination.path if destination.is_local else job.destination
+        root = destination.path if destination.is_local else (destination.operand or job.destination)
         origin = f"the copy of {job_id} at {root}"
     if relative is not None and destination.is_local:
         inside = os.path.join(os.fsencode(root), os.fsencode(relative))
@@ -94,6 +96,7 @@ def plan_restore(
         destination=str(target),
         create_parents=True,
         preserve=job.preserve.kept(),  # bring back what the backup kept
+        rsh=rsh_of(job, destination),
         env=dict(job.env),
     )
     if relative is not None:
@@ -180,7 +183,7 @@ async def run_restore(
         cancel=cancel,
     )
     stats = parser.stats()
-    outcome = judge(engine, result, stats)
+    outcome = judge(engine, result, stats, remote_host=ssh_host(plan.spec))
     return RestoreResult(outcome, stats, time.monotonic() - started, errors=list(stats.error_messages))
 
 

@@ -18,8 +18,9 @@ from typing import Any
 
 from backupplan.engines import Outcome, Progress, TransferSpec, TransferStats, get_engine, judge
 from backupplan.engines.changes import Changes
+from backupplan.engines.ssh import ssh_host
 from backupplan.errors import BackupplanError
-from backupplan.plan.locations import parse_location
+from backupplan.plan.locations import Location, parse_location
 from backupplan.plan.model import Job, Retries
 from backupplan.runner.logfile import RunLog
 from backupplan.secrets import mask
@@ -33,11 +34,12 @@ def transfer_spec(job: Job, base_dir: Path, *, dry_run: bool = False) -> Transfe
     trailing slash: its *contents* are copied into the destination, whatever the plan wrote."""
     source = parse_location(job.source, job.engine, base_dir)
     destination = parse_location(job.destination, job.engine, base_dir)
-    source_text = source.path if source.is_local else job.source
+    source_text = source.path if source.is_local else (source.operand or job.source)
     if source.is_local and not Path(source.path).is_file():
         source_text = source.path.rstrip("/") + "/"
-    destination_text = destination.path if destination.is_local else job.destination
+    destination_text = destination.path if destination.is_local else (destination.operand or job.destination)
     return TransferSpec(
+        rsh=rsh_of(job, source, destination),
         source=source_text,
         destination=destination_text,
         delete=job.delete,
@@ -49,6 +51,26 @@ def transfer_spec(job: Job, base_dir: Path, *, dry_run: bool = False) -> Transfe
         one_file_system=job.one_file_system,
         preserve=job.preserve.kept(),
         env=dict(job.env),
+    )
+
+
+def rsh_of(job: Job, *locations: Location) -> tuple[str, ...]:
+    """The ssh command of an rsync job over ssh (from its `ssh:` settings, the port of an
+    `ssh://host:port/` URL winning), or () when neither side is reached over ssh."""
+    from backupplan.engines.ssh import ssh_argv
+
+    remote = [location for location in locations if location.kind == "ssh"]
+    if job.engine != "rsync" or not remote:
+        return ()
+    settings = job.ssh
+    expand = os.path.expanduser
+    return ssh_argv(
+        port=remote[0].port or settings.port,
+        identity_file=expand(settings.identity_file) if settings.identity_file else None,
+        known_hosts=expand(settings.known_hosts) if settings.known_hosts else None,
+        host_keys=settings.host_keys,
+        connect_timeout=settings.connect_timeout,
+        options=settings.options,
     )
 
 
@@ -149,7 +171,7 @@ async def run_transfer(
             )
             return TransferResult(outcome, TransferStats(), attempt)
         stats = parser.stats()
-        outcome = judge(engine, result, stats, allow_vanished=job.allow_vanished)
+        outcome = judge(engine, result, stats, allow_vanished=job.allow_vanished, remote_host=ssh_host(spec))
         if outcome.stopped == "timeout":  # name the job's limit, not how long this attempt ran
             outcome = replace(
                 outcome, message=f"timed out after {format_duration(job.timeout or 0)}: the run was stopped"

@@ -17,6 +17,7 @@ from backupplan.process.execute import ChildIdentity
 from backupplan.process.procfs import group_members
 from tests.engines.conftest import command_line, transfer, verify
 from tests.servers import RsyncDaemon
+from tests.sshd import Sshd
 from tests.trees import AWKWARD_NAMES, big_file, build, describe
 
 RSYNC = ENGINES["rsync"]
@@ -235,15 +236,13 @@ def test_a_transfer_stuck_on_a_half_frozen_daemon_is_stopped(
 
 
 @pytest.mark.slow
-def test_remote_shell_destination_keeps_names_with_spaces(tmp_path: Path) -> None:
-    # A stand-in for ssh: like sshd, it hands the remote command line to a shell, which would split
-    # names with spaces if rsync did not protect them.
-    remote_shell = tmp_path / "fake-ssh"
-    remote_shell.write_text('#!/bin/sh\nshift\nexec sh -c "$*"\n')
-    remote_shell.chmod(0o755)
+def test_an_ssh_destination_keeps_names_with_spaces(tmp_path: Path, sshd: Sshd) -> None:
+    # sshd hands the remote command line to a shell, which would split names with spaces if rsync
+    # did not protect them (--protect-args).
     source = build(tmp_path / "source", AWKWARD_NAMES)
     target = tmp_path / "remote side" / "my backups"
-    spec = TransferSpec(f"{source}/", f"backuphost:{target}/", extra_args=(f"--rsh={remote_shell}",))
+    rsh = tuple(sshd.ssh_command())
+    spec = TransferSpec(f"{source}/", f"{sshd.destination}:{target}/", rsh=rsh)
     done = transfer(RSYNC, spec)
     assert done.outcome.kind == "ok", done.outcome
     assert describe(target) == describe(source)

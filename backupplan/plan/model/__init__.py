@@ -1,7 +1,7 @@
 """The plan file's model: every field with its type, default, description and example.
 
 One module per section: `fields` (the strict base, sizes, durations, ids), `settings`, `job`,
-`snapshots`, `hooks`, `notify`, `guard`, `preserve`; `Plan`, the whole file, is here. Import the
+`snapshots`, `hooks`, `notify`, `guard`, `preserve`, `ssh`; `Plan`, the whole file, is here. Import the
 models from this package. The JSON Schema (`backupplan schema`) and the plan reference
 (docs/plan-reference.md) are generated from them; a test fails when a field lacks a description
 or an example.
@@ -27,6 +27,7 @@ from backupplan.plan.model.notify import (
 from backupplan.plan.model.preserve import Preserve
 from backupplan.plan.model.settings import LogRetention, NetworkCheck, Retries, Settings
 from backupplan.plan.model.snapshots import Keep, Snapshots
+from backupplan.plan.model.ssh import Ssh
 
 __all__ = [
     "DEFAULT_NOTIFY_ON",
@@ -51,6 +52,7 @@ __all__ = [
     "Settings",
     "Size",
     "Snapshots",
+    "Ssh",
     "Strict",
 ]
 

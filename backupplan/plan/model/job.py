@@ -14,6 +14,7 @@ from backupplan.plan.model.notify import NotifyList
 from backupplan.plan.model.preserve import Preserve
 from backupplan.plan.model.settings import Retries
 from backupplan.plan.model.snapshots import Snapshots
+from backupplan.plan.model.ssh import Ssh
 
 
 class Job(Strict):
@@ -90,6 +91,12 @@ class Job(Strict):
         description="Hold a run that would delete or rewrite too much, and refuse an empty source "
         "over a non-empty destination; `off` turns every guard off. See docs/guard.md.",
         examples=[{"max_delete": "10%", "max_change": "50%"}, "off"],
+    )
+    ssh: Ssh = Field(
+        default_factory=Ssh,
+        description="How rsync reaches a `host:path` (or `ssh://user@host:port/path`) over ssh: port, "
+        "key, known_hosts, host-key policy, timeouts. Defaults never prompt. See docs/remote.md.",
+        examples=[{"port": 2222, "identity_file": "~/.ssh/backup_ed25519"}],
     )
     preserve: Preserve = Field(
         default_factory=Preserve,
