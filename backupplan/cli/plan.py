@@ -13,21 +13,32 @@ from backupplan.cli.options import CONTEXT, DEFAULT_PLAN, plan_option
 
 
 @click.command(context_settings=CONTEXT)
-@click.argument("plan", required=False, metavar="[PLAN]")
+@click.argument("plans", nargs=-1, metavar="[PLAN]...")
 @plan_option
-def validate(plan: str | None, plan_path: str) -> int:
-    """Check a plan and report every problem at once, each as FILE:LINE:COL: PATH: MESSAGE.
+@click.option(
+    "--no-env",
+    "without_env",
+    is_flag=True,
+    help="Check without the environment's values: an unset ${VAR} is a note, not an error "
+    "(for CI and pre-commit, which hold no secrets).",
+)
+def validate(plans: tuple[str, ...], plan_path: str, without_env: bool) -> int:
+    """Check plans and report every problem at once, each as FILE:LINE:COL: PATH: MESSAGE.
 
-    PLAN defaults to ./backups.yaml. Exits 0 when the plan is valid, 1 otherwise.
+    PLAN defaults to ./backups.yaml; several may be given (as pre-commit does). Exits 0 when every
+    plan is valid, 1 otherwise.
 
     \b
     Examples:
       backupplan validate
       backupplan validate examples/plans/laptop-usb.yaml
+      backupplan validate --no-env examples/plans/*.yaml
     """
-    from backupplan.commands.validate import validate_command
+    from backupplan.commands.validate import validate_command, validate_many
 
-    return validate_command(plan or plan_path)
+    if len(plans) > 1:
+        return validate_many(plans, without_env=without_env)
+    return validate_command(plans[0] if plans else plan_path, without_env=without_env)
 
 
 @click.command(context_settings=CONTEXT)

@@ -43,6 +43,7 @@ def check_jobs(jobs: dict[str, Job], base_dir: Path) -> Iterator[tuple[str, JobP
 
 def check_job(job_id: str, job: Job, base_dir: Path) -> Iterator[JobProblem]:
     """Yield the problems of `job` (whose relative paths resolve against `base_dir`)."""
+    yield from _secrets_in_argv(job)
     source = parse_location(job.source, job.engine, base_dir)
     destination = parse_location(job.destination, job.engine, base_dir)
     if source.is_local and destination.is_local:
@@ -122,4 +123,32 @@ def _snapshot_problems(job: Job, local_destination: bool) -> Iterator[JobProblem
                 ("extra_args", index),
                 f"{option} cannot be used with snapshots",
                 "backupplan links each snapshot to the previous one itself; leave it out",
+            )
+
+
+def _secrets_in_argv(job: Job) -> Iterator[JobProblem]:
+    """Values that would reach a command line (hooks, extra_args, source, destination) holding a
+    secret: any local user can read command lines, so the run would refuse them; say so now."""
+    from backupplan.secrets import mask
+
+    fields: list[tuple[tuple[str | int, ...], str]] = [
+        (("source",), job.source),
+        (("destination",), job.destination),
+    ]
+    fields += [(("extra_args", index), argument) for index, argument in enumerate(job.extra_args)]
+    for when in ("before", "after", "on_success", "on_failure"):
+        for index, hook in enumerate(getattr(job.hooks, when)):
+            if hook.shell is not None:
+                fields.append((("hooks", when, index, "shell"), hook.shell))
+            for position, argument in enumerate(hook.argv or []):
+                fields.append((("hooks", when, index, "argv", position), argument))
+    for path, text in fields:
+        shown = mask(text)
+        if shown != text:
+            hint = (
+                "pass it through the job's env: and use it from there ($NAME in a shell hook; "
+                "RSYNC_PASSWORD for an rsync daemon; an rclone remote defined in env)"
+            )
+            yield JobProblem(
+                path, f"its command line would show a secret ({shown}) to every local user", hint
             )

@@ -23,10 +23,20 @@ class InterpolationProblem:
     hint: str
 
 
+def placeholder(name: str) -> str:
+    """What `validate --no-env` puts in place of an unset ${NAME}: a value no real one looks like."""
+    return f"<{name}>"
+
+
 def interpolate_text(
-    text: str, environ: Mapping[str, str], secrets: SecretRegistry
+    text: str,
+    environ: Mapping[str, str],
+    secrets: SecretRegistry,
+    unset: set[str] | None = None,
 ) -> tuple[str, InterpolationProblem | None]:
-    """Given one plan string, return it expanded, and the first problem found (path left empty)."""
+    """Given one plan string, return it expanded, and the first problem found (path left empty).
+    With `unset` (`validate --no-env`), a variable that is not set is no problem: it becomes its
+    placeholder (a secret like any value from the environment) and its name is added to `unset`."""
     if "$" not in text:
         return text, None
     problem: InterpolationProblem | None = None
@@ -55,6 +65,10 @@ def interpolate_text(
             return value
         if match["default"] is not None:
             return match["default"]
+        if unset is not None:
+            unset.add(name)
+            secrets.add(placeholder(name), name)
+            return placeholder(name)
         problem = problem or InterpolationProblem(
             (), f"${{{name}}} is not set", f"export {name}, or give a default: ${{{name}:-value}}"
         )
@@ -69,21 +83,27 @@ def interpolate_tree(
     secrets: SecretRegistry,
     report: Callable[[InterpolationProblem], None],
     path: tuple[str | int, ...] = (),
+    unset: dict[tuple[str | int, ...], set[str]] | None = None,
 ) -> object:
-    """Return a plain copy of `data` (dicts, lists, scalars) with every string value expanded."""
+    """Return a plain copy of `data` (dicts, lists, scalars) with every string value expanded. With
+    `unset` (`validate --no-env`), unset variables become placeholders; `unset` maps the path of
+    each value that holds one to the names."""
     if isinstance(data, Mapping):
         return {
-            key: interpolate_tree(value, environ, secrets, report, (*path, key))
+            key: interpolate_tree(value, environ, secrets, report, (*path, key), unset)
             for key, value in data.items()
         }
     if isinstance(data, list):
         return [
-            interpolate_tree(value, environ, secrets, report, (*path, index))
+            interpolate_tree(value, environ, secrets, report, (*path, index), unset)
             for index, value in enumerate(data)
         ]
     if isinstance(data, str):
-        expanded, problem = interpolate_text(str(data), environ, secrets)
+        names: set[str] | None = set() if unset is not None else None
+        expanded, problem = interpolate_text(str(data), environ, secrets, names)
         if problem is not None:
             report(InterpolationProblem(path, problem.message, problem.hint))
+        if unset is not None and names:
+            unset[path] = names
         return expanded
     return data

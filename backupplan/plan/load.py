@@ -45,6 +45,8 @@ class LoadedPlan:
     plan: Plan
     timezone: tzinfo
     digest: str
+    # `validate --no-env`: what could not be checked without the environment's values
+    notes: tuple[Problem, ...] = ()
 
     @property
     def base_dir(self) -> Path:
@@ -94,8 +96,13 @@ def load_plan(
     *,
     environ: Mapping[str, str] | None = None,
     secrets: SecretRegistry | None = None,
+    without_env: bool = False,
 ) -> LoadedPlan:
-    """Given the plan's path, return the LoadedPlan; raise PlanError listing every problem."""
+    """Given the plan's path, return the LoadedPlan; raise PlanError listing every problem.
+
+    `without_env` (`validate --no-env`, for CI and pre-commit, which hold no secrets): an unset
+    ${VAR} is a placeholder, and a problem with a value that holds one is a note in
+    `LoadedPlan.notes` instead (its value could not be checked), not an error."""
     display = os.fspath(path)
     absolute = Path(display).expanduser().absolute()
     text = read_plan_text(absolute, display)
@@ -108,7 +115,7 @@ def load_plan(
         except PlanError:
             fast = _UNPARSED  # the round-trip parser below gives the better-worded error
         if fast is not _UNPARSED:
-            result = _build(fast, display, absolute, environ, secrets, locator=None)
+            result = _build(fast, display, absolute, environ, secrets, locator=None, without_env=without_env)
             if isinstance(result, LoadedPlan):
                 return result
     # Something is wrong: parse again keeping positions, and report every problem with its place.
@@ -128,7 +135,9 @@ def load_plan(
                 )
             ]
         )
-    result = _build(located, display, absolute, environ, secrets, locator=Locator(located))
+    result = _build(
+        located, display, absolute, environ, secrets, locator=Locator(located), without_env=without_env
+    )
     if isinstance(result, LoadedPlan):  # pragma: no cover - both parsers agree on valid input
         return result
     raise PlanError(sorted(result, key=lambda problem: (problem.line or 0, problem.column or 0)))
@@ -141,14 +150,23 @@ def _build(
     environ: Mapping[str, str],
     secrets: SecretRegistry,
     locator: Locator | None,
+    without_env: bool = False,
 ) -> LoadedPlan | list[Problem]:
     problems: list[Problem] = []
+    notes: list[Problem] = []
     unexpanded: set[tuple[str | int, ...]] = set()
+    unset: dict[tuple[str | int, ...], set[str]] | None = {} if without_env else None
 
     def add(path: tuple[str | int, ...], message: str, hint: str = "", *, at_key: bool = False) -> None:
         if path in unexpanded:
             return  # the value could not be expanded; that problem is already reported
         line, column = locator.locate(path, at_key=at_key) if locator else (None, None)
+        names = _unset_under(unset, path)
+        if names:
+            variables = ", ".join(f"${{{name}}}" for name in sorted(names))
+            text = f"not checked without the environment: {variables} not set ({message})"
+            notes.append(Problem(display, text, line, column, dotted(path), "checked where it is set"))
+            return
         problems.append(Problem(display, message, line, column, dotted(path), hint))
 
     if document is None:
@@ -178,7 +196,7 @@ def _build(
         add(problem.path, problem.message, problem.hint)
         unexpanded.add(problem.path)
 
-    data: dict[str, Any] = interpolate_tree(document, environ, secrets, report)  # type: ignore[assignment]
+    data: dict[str, Any] = interpolate_tree(document, environ, secrets, report, unset=unset)  # type: ignore[assignment]
 
     for key in data:
         if key not in TOP_LEVEL_KEYS:
@@ -234,13 +252,31 @@ def _build(
     if problems or settings is None:
         return problems
     plan = Plan(version=1, settings=settings, defaults=dict(defaults), jobs=jobs)
+    if unset:
+        names = ", ".join(f"${{{name}}}" for name in sorted(set().union(*unset.values())))
+        notes.append(Problem(display, f"not set here (their values were not checked): {names}"))
     return LoadedPlan(
         path=absolute,
         display_path=display,
         plan=plan,
         timezone=timezone,
         digest=_digest(plan),
+        notes=tuple(notes),
     )
+
+
+def _unset_under(
+    unset: dict[tuple[str | int, ...], set[str]] | None, path: tuple[str | int, ...]
+) -> set[str]:
+    """The unset variables in the value at `path` or below it (a job's whole mapping, say); a
+    problem of the plan's shape (at `jobs` or `settings` itself) is never put down to them."""
+    if not unset or len(path) < 2:
+        return set()
+    found: set[str] = set()
+    for where, names in unset.items():
+        if where[: len(path)] == path or path[: len(where)] == where:
+            found |= names
+    return found
 
 
 def _validate_settings(raw: Any, add: Any) -> Settings | None:

@@ -48,7 +48,7 @@ def test_unknown_command_is_exit_2(cli) -> None:  # type: ignore[no-untyped-def]
 def test_internal_error_is_exit_3_with_crash_report(cli, monkeypatch, _isolated_home: Path) -> None:  # type: ignore[no-untyped-def]
     from backupplan.commands import validate
 
-    def broken(path: str) -> int:
+    def broken(path: str, **options: object) -> int:
         raise RuntimeError("boom with secret CANARY-crash-value")
 
     monkeypatch.setattr(validate, "validate_command", broken)
