@@ -13,7 +13,7 @@ import pytest
 
 from backupplan.secrets import registry
 from tests.receiver import receiver  # noqa: F401  (fixture: an HTTP receiver on 127.0.0.1)
-from tests.servers import moto_s3, rsync_daemon  # noqa: F401  (fixtures: real servers on 127.0.0.1)
+from tests.servers import moto_s3, rsync_daemon, webdav  # noqa: F401  (fixtures: real servers on 127.0.0.1)
 from tests.sshd import sshd  # noqa: F401  (fixture: a real OpenSSH server on 127.0.0.1)
 
 REPO = Path(__file__).resolve().parent.parent

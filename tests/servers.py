@@ -161,6 +161,48 @@ class MotoS3(Server):
         }
 
 
+class WebDav(Server):
+    """`rclone serve webdav` on 127.0.0.1 (a real WebDAV server), serving `root`, with a user and
+    password; `env(name)` defines the rclone remote NAME: for it (the password obscured, as rclone
+    wants it in its config)."""
+
+    def __init__(self, root: Path, *, user: str = "backup", password: str = "dav-secret") -> None:
+        super().__init__(free_port())
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.user, self.password = user, password
+
+    def command(self) -> list[str]:
+        return ["rclone", "serve", "webdav", "--addr", f"127.0.0.1:{self.port}", "--user", self.user,
+                "--pass", self.password, str(self.root)]  # fmt: skip
+
+    def environment(self) -> dict[str, str]:
+        return {key: value for key, value in os.environ.items() if key != "AWS_CA_BUNDLE"}
+
+    def env(self, name: str = "DAV") -> dict[str, str]:
+        obscured = subprocess.run(
+            ["rclone", "obscure", self.password], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        return {
+            f"RCLONE_CONFIG_{name}_TYPE": "webdav",
+            f"RCLONE_CONFIG_{name}_URL": f"http://127.0.0.1:{self.port}",
+            f"RCLONE_CONFIG_{name}_VENDOR": "other",
+            f"RCLONE_CONFIG_{name}_USER": self.user,
+            f"RCLONE_CONFIG_{name}_PASS": obscured,
+        }
+
+
+@pytest.fixture
+def webdav(tmp_path: Path) -> Iterator[WebDav]:
+    """A running WebDAV server (rclone serve webdav) on 127.0.0.1 serving `webdav.root`."""
+    server = WebDav(tmp_path / "webdav")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
 @pytest.fixture
 def rsync_daemon(tmp_path: Path) -> Iterator[RsyncDaemon]:
     """A running rsync daemon on 127.0.0.1; module `backup` lives in `daemon.module`."""

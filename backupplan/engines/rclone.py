@@ -32,6 +32,7 @@ from backupplan.engines.base import (
     verification_outcome,
 )
 from backupplan.engines.changes import ChangeKind, Changes
+from backupplan.engines.ssh import remote_problem
 from backupplan.errors import EngineError
 
 LOW_LEVEL_RETRIES = 3
@@ -336,8 +337,12 @@ class RcloneEngine:
     ) -> Outcome:
         """Given how rclone ended and its error lines, return the Outcome from EXIT_CODES. rclone
         1.60 exits 1 for most failures, so 1 and 2 are retryable only when the errors show a network
-        problem and nothing a retry cannot fix."""
-        return classify_exit(EXIT_CODES, self.program, exit_code, signal, errors)
+        problem and nothing a retry cannot fix. What the remote said (credentials refused, a host
+        key changed, the server unreachable) is worded for people."""
+        outcome = classify_exit(EXIT_CODES, self.program, exit_code, signal, errors)
+        if exit_code not in (1, 2):  # the codes that say nothing by themselves
+            return outcome
+        return remote_problem(errors, exit_code) or outcome
 
     def verify_outcome(
         self, exit_code: int | None, signal: int | None, parser: VerifyParser, *, metadata: bool = False

@@ -1,6 +1,7 @@
 """rsync over ssh: the ssh command line rsync is to run (`--rsh`), pure, with defaults that never
 prompt (BatchMode), give up on a dead host (ConnectTimeout, ServerAliveInterval) and never accept
-a changed host key; and what ssh's own error lines mean, worded for people."""
+a changed host key; and what ssh's own error lines (and those of rclone's remotes) mean, worded
+for people."""
 
 from __future__ import annotations
 
@@ -124,6 +125,48 @@ def ssh_problem(errors: Sequence[str], host: str, exit_code: int | None) -> Outc
                 kind,  # type: ignore[arg-type]
                 f"exit {exit_code}: {message.format(host=host)} ({one_line(line, 200)})",
                 hint.format(host=host),
+                exit_code,
+            )
+    return None
+
+
+# What rclone's remotes (SFTP, WebDAV, S3 …) say, worded the same way as ssh's.
+_REMOTE_PROBLEMS: tuple[tuple[re.Pattern[str], str, str, str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), kind, message, hint)
+    for pattern, kind, message, hint in (
+        (
+            r"knownhosts: key mismatch|host key mismatch|REMOTE HOST IDENTIFICATION HAS CHANGED",
+            "fatal",
+            "the server's host key is not the one on record (never accepted silently)",
+            "if the server was reinstalled, check its new key and update the known_hosts file of "
+            "the remote's definition; otherwise someone may be in between",
+        ),
+        (
+            r"unable to authenticate|401 Unauthorized|403 Forbidden|AccessDenied|InvalidAccessKeyId|"
+            r"SignatureDoesNotMatch|permission denied \(publickey",
+            "fatal",
+            "the server refused the credentials",
+            "check the user, password or key of the remote in the job's env",
+        ),
+        (
+            r"connection refused|no such host|network is unreachable|i/o timeout|no route to host",
+            "retryable",
+            "the server cannot be reached",
+            "is it up, and its address right? the run is tried again",
+        ),
+    )
+)
+
+
+def remote_problem(errors: Sequence[str], exit_code: int | None) -> Outcome | None:
+    """Given rclone's error lines, return the outcome its remote's words call for, or None."""
+    for pattern, kind, message, hint in _REMOTE_PROBLEMS:
+        line = next((text for text in errors if pattern.search(text)), None)
+        if line is not None:
+            return Outcome(
+                kind,  # type: ignore[arg-type]
+                f"exit {exit_code}: {message} ({one_line(line, 200)})",
+                hint,
                 exit_code,
             )
     return None
