@@ -18,11 +18,13 @@ MIN_SECRET_LENGTH = 4
 MASK = "***"
 
 _URL_USERINFO = re.compile(
-    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/\s:@]*):(?P<password>[^/\s@]+)@"
+    # a scheme of at most 32 characters: unbounded, every position of a long run of letters
+    # would scan the whole run again (quadratic time on long lines)
+    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]{0,31}://)(?P<user>[^/\s:@]*):(?P<password>[^/\s@]+)@"
 )
 _URL_TOKEN = re.compile(
-    r"(?P<key>[?&;](?:[a-z0-9_-]*(?:token|secret|password|passwd|pass|key|signature|sig|auth|credential)"
-    r"[a-z0-9_-]*))=(?P<value>[^&#\s\"'<>]+)",
+    r"(?P<key>[?&;](?:[a-z0-9_-]{0,64}(?:token|secret|password|passwd|pass|key|signature|sig|auth|credential)"
+    r"[a-z0-9_-]{0,64}))=(?P<value>[^&#\s\"'<>]+)",
     re.IGNORECASE,
 )
 

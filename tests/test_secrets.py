@@ -23,3 +23,14 @@ def test_url_credentials() -> None:
     assert mask_url_credentials("https://h/p?api_key=abc#f") == "https://h/p?api_key=***#f"
     assert mask_url_credentials("rsync://bk@127.0.0.1/backup") == "rsync://bk@127.0.0.1/backup"
     assert mask_url_credentials("plain text = fine") == "plain text = fine"
+
+
+def test_long_lines_are_masked_whole() -> None:
+    """A 200,000-character run of letters (a long file name in a log) before a URL with a password:
+    the password is masked (and masking takes linear time: the scheme pattern is bounded)."""
+    from backupplan.secrets import mask
+
+    line = "x://" + "a" * 200_000 + " then https://user:hunter2@example.com/path?api_key=abc"
+    masked = mask(line)
+    assert "hunter2" not in masked and "abc" not in masked
+    assert masked.endswith("https://user:***@example.com/path?api_key=***")
