@@ -26,12 +26,23 @@ import orjson
 
 from backupplan.fsutil import atomic_write, remove_stale_temporaries
 from backupplan.site import views
+from backupplan.site.changes import (
+    SAMPLES,
+    SHOWN_PATHS,
+    ChangedPaths,
+    has_list,
+    last_counted,
+    list_source,
+    read_changed_paths,
+)
 from backupplan.site.data import JsonDict, SiteInput
 from backupplan.site.files import ensure_public_dir
+from backupplan.site.history import STRIPS
 from backupplan.site.logs import PublishReport, log_source, publish_job_logs, read_recent_log_lines
 from backupplan.site.machine import badge_json, metrics_prom, status_json
 from backupplan.site.masking import SiteMasker, refresh_snapshot
-from backupplan.site.render import Renderer, page_count, template_dir
+from backupplan.site.render import Renderer, page_count
+from backupplan.site.templating import template_dir
 
 MANIFEST = ".backupplan-site.json"
 LOCK = ".backupplan-site.lock"
@@ -128,7 +139,8 @@ class SiteWriter:
 
     def sync(self) -> None:
         """Flush everything this build wrote to disk in one go (see `sync_filesystem`)."""
-        if self.report.written or self.report.logs.copied or self.report.removed:
+        logs = self.report.logs
+        if self.report.written or logs.copied or logs.lists_copied or logs.removed or self.report.removed:
             sync_filesystem(self.site_dir)
 
 
@@ -155,6 +167,9 @@ def build_site(data: SiteInput, site_dir: Path, *, changed_jobs: Iterable[str] |
             else [job for job in dict.fromkeys(changed_jobs or []) if job in job_views]
         )
 
+        # Strips drawn by an earlier build may link to logs this one publishes or removes.
+        STRIPS.forget(str(site_dir), None if full else selected)
+
         # Gather: logs first, so that pages link only to logs that are published.
         state_dir = Path(data.paths.state_dir)
         published: dict[str, set[str]] = {}
@@ -165,21 +180,39 @@ def build_site(data: SiteInput, site_dir: Path, *, changed_jobs: Iterable[str] |
                 job_id, history, state_dir, site_dir, writer.mask, report.logs
             )
         lines = read_recent_log_lines(data.logs_dir, data.log_lines, files=_log_files(job_views, state_dir))
+        lists = _changes_lists(job_views, set(selected), str(state_dir))
 
-        def log_href(run: JsonDict) -> str | None:
-            job, run_id = run.get("job"), run.get("run")
-            if not isinstance(job, str) or not isinstance(run_id, str) or not run.get("log"):
-                return None
-            relative = views.log_path(job, run_id)
-            folder = relative.rsplit("/", 1)[0]
+        def is_published(relative: str) -> bool:
+            folder, name = relative.rsplit("/", 1)
             if folder not in published:
                 try:
                     published[folder] = set(os.listdir(site_dir / folder))
                 except OSError:
                     published[folder] = set()
-            return relative if relative.rsplit("/", 1)[1] in published[folder] else None
+            return name in published[folder]
 
-        renderer = Renderer(data, job_views, log_href)
+        hrefs: dict[int, str | None] = {}  # by run: a job page and the strips ask for the same runs
+
+        def log_href(run: JsonDict) -> str | None:
+            if id(run) in hrefs:  # the runs live as long as `data`: their ids are theirs
+                return hrefs[id(run)]
+            job, run_id = run.get("job"), run.get("run")
+            if not isinstance(job, str) or not isinstance(run_id, str) or not run.get("log"):
+                href = None
+            else:
+                relative = views.log_path(job, run_id)
+                href = relative if is_published(relative) else None
+            hrefs[id(run)] = href
+            return href
+
+        def changes_href(run: JsonDict) -> str | None:
+            job, run_id = run.get("job"), run.get("run")
+            if not isinstance(job, str) or not isinstance(run_id, str) or not has_list(run):
+                return None
+            relative = views.changes_path(job, run_id)
+            return relative if is_published(relative) else None
+
+        renderer = Renderer(data, job_views, log_href, changes_href, lists, site=str(site_dir))
 
         # Render and write.
         writer.put("status.json", status_json(data.status))
@@ -240,6 +273,28 @@ def _template_digest() -> str:
             digest.update(str(path.relative_to(folder)).encode() + b"\0")
             digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def _changes_lists(
+    job_views: dict[str, views.JobView], selected: set[str], state_dir: str
+) -> dict[str, ChangedPaths | None]:
+    """The changes list of each selected job's last counted run, as its page lists it, and of each
+    held job's held run, for the samples its banners show. A run that changed nothing has none:
+    nothing is read for it (nor for a job whose page is not rendered and which is not held)."""
+    lists: dict[str, ChangedPaths | None] = {}
+    for job_id, view in job_views.items():
+        held = view.status.get("status") == "held"
+        if job_id not in selected and not held:
+            continue
+        run = last_counted(view.input.history if view.input else [])
+        if run is None or not has_list(run):
+            continue
+        lists[job_id] = read_changed_paths(
+            list_source(log_source(state_dir, run)),
+            shown=SHOWN_PATHS if job_id in selected else 0,
+            samples=SAMPLES if held else 0,
+        )
+    return lists
 
 
 def _log_files(job_views: dict[str, views.JobView], state_dir: Path) -> dict[str, Iterator[str]]:

@@ -1,4 +1,5 @@
-"""Per-run logs on the site: the last lines across all jobs for logs.html, and publishing runs' logs.
+"""Per-run logs on the site: the last lines across all jobs for logs.html, and publishing runs' logs
+(and, next to each, its changes list: site.changes).
 
 Reading is shared with `backupplan logs` (backupplan.logs.view): the site only clips each line's text
 to what a page can show.
@@ -16,6 +17,7 @@ from pathlib import Path
 from backupplan.fsutil import atomic_write
 from backupplan.logs import view as logview
 from backupplan.logs.view import LONGEST_LINE, LogLine, job_log_files, lines_backwards
+from backupplan.site.changes import has_list, list_name, list_source, publish_list
 from backupplan.site.files import ensure_public_dir
 from backupplan.site.text import clip, job_name, run_name
 
@@ -65,11 +67,39 @@ def log_source(state_dir: str, run: Mapping[str, object]) -> str | None:
 
 @dataclass
 class PublishReport:
-    """What publishing logs did: files copied, files found up to date, stale files removed."""
+    """What publishing did: logs copied and found up to date, changes lists copied and found up to
+    date, stale files removed."""
 
     copied: int = 0
     current: int = 0
     removed: int = 0
+    lists_copied: int = 0
+    lists_current: int = 0
+
+
+def _publish_log(
+    source: str, folder: Path, name: str, mask: Callable[[str], str], report: PublishReport
+) -> bool:
+    """Copy one log to folder/`name` unless the copy is current; return whether it is published."""
+    try:
+        source_stat = os.stat(source)
+    except OSError:
+        return False  # pruned by retention, or never written
+    destination = f"{folder}/{name}"
+    with contextlib.suppress(OSError):
+        if os.stat(destination).st_mtime_ns == source_stat.st_mtime_ns:
+            report.current += 1
+            return True
+    try:
+        data = Path(source).read_bytes()
+    except OSError:
+        return False
+    masked = mask(data.decode("utf-8", "surrogateescape"))
+    ensure_public_dir(folder)
+    atomic_write(Path(destination), masked.encode("utf-8", "surrogateescape"), mode=0o644, durable=False)
+    os.utime(destination, ns=(source_stat.st_atime_ns, source_stat.st_mtime_ns))
+    report.copied += 1
+    return True
 
 
 def publish_job_logs(
@@ -81,14 +111,15 @@ def publish_job_logs(
     report: PublishReport,
 ) -> set[str]:
     """Copy the logs of the runs in `history` to site/logs/<job>/<run>.txt (masked, 0644) when the
-    source changed since the last copy, and delete published logs of runs no longer in `history`.
+    source changed since the last copy, and their changes lists to <run>.changes.txt (see
+    changes.publish_list); delete published files of runs no longer in `history`. Return the
+    names published.
 
     `mask` is the site's masking function (text -> text). A copy carries its source's modification
-    time, so an unchanged log costs two stats. Copies are not fsynced: the source is durable, and a
-    lost copy is made again by the next build.
+    time, so an unchanged log costs two stats; a run that changed nothing costs none for its list.
+    Copies are not fsynced: the source is durable, and a lost copy is made again by the next build.
     """
     target = site_dir / "logs" / job_name(job_id)
-    folder = str(target)
     base = str(state_dir)
     wanted: set[str] = set()
     for run in history:
@@ -97,27 +128,12 @@ def publish_job_logs(
         if source is None or not isinstance(run_id, str):
             continue
         name = run_name(run_id) + ".txt"
-        try:
-            source_stat = os.stat(source)
-        except OSError:
-            continue  # pruned by retention, or never written
-        wanted.add(name)
-        destination = f"{folder}/{name}"
-        with contextlib.suppress(OSError):
-            if os.stat(destination).st_mtime_ns == source_stat.st_mtime_ns:
-                report.current += 1
-                continue
-        try:
-            data = Path(source).read_bytes()
-        except OSError:
-            wanted.discard(name)
-            continue
-        text = data.decode("utf-8", "surrogateescape")
-        masked = mask(text)
-        ensure_public_dir(target)
-        atomic_write(Path(destination), masked.encode("utf-8", "surrogateescape"), mode=0o644, durable=False)
-        os.utime(destination, ns=(source_stat.st_atime_ns, source_stat.st_mtime_ns))
-        report.copied += 1
+        if _publish_log(source, target, name, mask, report):
+            wanted.add(name)
+        if has_list(run):
+            listed = list_name(run_id)
+            if publish_list(list_source(source) or "", target, listed, mask, report):
+                wanted.add(listed)
     with contextlib.suppress(FileNotFoundError):
         for entry in os.scandir(target):
             if entry.name.endswith(".txt") and entry.name not in wanted:

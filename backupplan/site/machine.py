@@ -16,6 +16,7 @@ BADGE_COLOURS = {
     "warning": "yellow",
     "failed": "red",
     "timed_out": "red",
+    "held": "red",  # nothing was backed up: a failure, until the changes are accepted
     "interrupted": "orange",
     "running": "blue",
     "paused": "lightgrey",
@@ -182,7 +183,7 @@ def badge_json(view: JobView) -> bytes:
         "label": neutralise(f"backup {view.id}")[:80],
         "message": words,
         "color": BADGE_COLOURS.get(key, "lightgrey"),
-        "isError": key in ("failed", "timed_out", "interrupted", "overdue"),
+        "isError": key in ("failed", "timed_out", "held", "interrupted", "overdue"),
         "cacheSeconds": 300,
     }
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "backslashreplace")

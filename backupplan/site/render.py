@@ -1,34 +1,27 @@
-"""Rendering: the jinja2 environment and one method per page, from gathered data to text.
-
-Templates live in the top-level `site_templates/` of a source checkout; an installed wheel carries
-them as `backupplan/site_templates/`. Autoescape is on for every template, and every value printed
-goes through `finalize`, which neutralises control characters and clips runaway text, so no
-template can forget to.
+"""Rendering: one method per page, from gathered data to text (the jinja2 environment and what
+templates may call are in `templating`).
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-import jinja2
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
-from backupplan import __version__
-from backupplan.site import tables, views
+from backupplan.site import changes, history, tables, views
+from backupplan.site.changes import ChangedPaths
 from backupplan.site.charts import line_chart, points_from_history
 from backupplan.site.data import JsonDict, SiteInput
 from backupplan.site.logs import LogLine
 from backupplan.site.masking import mask_value as mask
+from backupplan.site.templating import environment, finite_number, shown_value, template_dir
 from backupplan.site.text import (
     display,
     format_bytes,
-    format_number,
     format_seconds,
     format_time,
     job_name,
@@ -38,6 +31,7 @@ from backupplan.site.text import (
 )
 
 PAGE_SIZE = 100
+AT_A_GLANCE = 10  # jobs the dashboard shows with their last runs (the jobs list shows them all)
 
 
 def page_count(jobs: int) -> int:
@@ -45,147 +39,9 @@ def page_count(jobs: int) -> int:
     return max(1, -(-jobs // PAGE_SIZE))
 
 
-CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "connect-src 'self'; base-uri 'none'; form-action 'none'"
-)
-NAV = (
-    ("dashboard", "Dashboard", "index.html"),
-    ("jobs", "Jobs", "jobs/index.html"),
-    ("logs", "Logs", "logs.html"),
-    ("settings", "Settings", "settings.html"),
-)
-HANDLED = {
-    "pending": "waiting for backupplan recover",
-    "resumed": "run again",
-    "paused": "job paused until backupplan resume",
-    "dismissed": "dismissed",
-}
-MISSED = {"run_once": "caught up with one run", "skip": "skipped", "skipped": "skipped", "ran": "caught up"}
 # How long after a job's next run a page that run rewrites may go unwritten before it is stale: the
 # same allowance the status document gives OS timers (docs/status-json.md, `freshness`).
 PAGE_SLACK = timedelta(minutes=10)
-
-
-def template_dir() -> Path:
-    """Given where this module is, return the templates folder: the checkout's top-level
-    `site_templates/`, else the copy an installed wheel carries; raise FileNotFoundError naming
-    both places when neither exists."""
-    package = Path(__file__).resolve().parent.parent
-    for candidate in (package.parent / "site_templates", package / "site_templates"):
-        if (candidate / "base.html").is_file():
-            return candidate
-    raise FileNotFoundError(
-        f"site templates not found in {package.parent / 'site_templates'} or {package / 'site_templates'}"
-    )
-
-
-def _finalize(value: Any) -> Any:
-    # Every printed value is masked before it is escaped: a secret is found in its raw form.
-    if isinstance(value, Markup):
-        return value
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return display(mask(value))
-    return value
-
-
-def time_element(value: object) -> Markup:
-    """Given a timestamp, return `<time datetime="2026-11-28T02:00:03Z">2026-11-28 02:00 UTC</time>`:
-    the absolute time, which is all a page shows without JavaScript; site.js adds "(3 min ago)" from
-    the reader's clock. A value that is not a time is shown as text (masked, neutralised, escaped)."""
-    stamp = rfc3339(value)
-    if stamp is None:
-        return escape(display(mask(format_time(value))))
-    return Markup(f'<time datetime="{stamp}">{format_time(stamp)}</time>')  # noqa: S704 - made from a parsed time
-
-
-def _shown(value: object, limit: int = 200) -> str | None:
-    """A string from the data as the pages show it (masked, neutralised, clipped); None otherwise."""
-    return display(mask(value), limit) if isinstance(value, str) else None
-
-
-def _bytecode_cache() -> jinja2.BytecodeCache | None:
-    """Compiled templates kept between processes (compiling them costs ~20 ms a page on every
-    `backupplan run`); jinja2 checks each entry against its template's source, so a changed
-    template is compiled again. None when no private cache folder can be made."""
-    import os
-
-    base = (
-        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-        / "backupplan"
-        / f"templates-{__version__}"
-    )
-    try:
-        base.mkdir(parents=True, exist_ok=True, mode=0o700)
-        base.chmod(0o700)
-    except OSError:
-        return None
-    return jinja2.FileSystemBytecodeCache(str(base))
-
-
-@functools.lru_cache(maxsize=4)
-def environment(folder: Path) -> jinja2.Environment:
-    """The jinja2 environment for templates in `folder`: autoescape on; a field missing from the
-    data renders as nothing."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(folder),
-        bytecode_cache=_bytecode_cache(),
-        autoescape=True,
-        finalize=_finalize,
-        undefined=jinja2.ChainableUndefined,  # data from older or newer versions may lack fields
-        trim_blocks=True,
-        lstrip_blocks=True,
-        auto_reload=False,
-    )
-    # The data island (`status_data | tojson`): compact, in the order it was built.
-    env.policies["json.dumps_kwargs"] = {"sort_keys": False, "separators": (",", ":")}
-    env.globals.update(
-        version=__version__,
-        csp=CSP,
-        nav=NAV,
-        badge=views.badge,
-        badge_html=tables.badge_html,
-        badges_html=tables.badges_html,
-        log_cell=lambda href, root: Markup(tables.log_cell(href, root)),  # noqa: S704 - hrefs we built
-        job_href=views.job_href,
-        bytes=format_bytes,
-        seconds=format_seconds,
-        number=format_number,
-        time=format_time,
-        when=time_element,
-        progress_text=progress_text,
-        handled=lambda key: HANDLED.get(str(key), display(key, 40)),
-        missed_action=lambda key: MISSED.get(str(key), display(key, 40)),
-    )
-    return env
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    return value
-
-
-def progress_text(progress: JsonDict | None) -> str:
-    """Given a JobStatus `progress`, return `42% · 1.0 MiB of 2.0 MiB · 5.0 MiB/s · 12s left`."""
-    if not progress:
-        return "starting"
-    parts = []
-    percent = progress.get("percent")
-    if isinstance(percent, int | float) and not isinstance(percent, bool):
-        parts.append(f"{percent:.0f}%")
-    done = format_bytes(progress.get("bytes"))
-    total = progress.get("total_bytes")
-    parts.append(f"{done} of {format_bytes(total)}" if isinstance(total, int | float) else done)
-    rate = progress.get("rate")
-    if isinstance(rate, int | float) and not isinstance(rate, bool):
-        parts.append(f"{format_bytes(rate)}/s")
-    eta = progress.get("eta")
-    if isinstance(eta, int | float) and not isinstance(eta, bool):
-        parts.append(f"{format_seconds(eta)} left")
-    return " · ".join(parts)
 
 
 def jobs_page_path(number: int) -> str:
@@ -201,10 +57,20 @@ class Renderer:
         data: SiteInput,
         job_views: dict[str, views.JobView],
         log_href: Callable[[JsonDict], str | None],
+        changes_href: Callable[[JsonDict], str | None] = lambda run: None,
+        lists: Mapping[str, ChangedPaths | None] | None = None,
+        *,
+        site: str = "",
     ) -> None:
+        """`log_href` and `changes_href` give a run's published log and changes list (None when
+        not published); `lists` the changes lists read for jobs (changes.read_changed_paths);
+        `site` the folder built (whose strips history.STRIPS keeps)."""
+        self.site = site or data.paths.site_dir
         self.data = data
         self.views = job_views
         self.log_href = log_href
+        self.changes_href = changes_href
+        self.lists = lists or {}
         self.env = environment(template_dir())
         generated_at = rfc3339(data.status.get("generated_at")) or rfc3339(data.now) or ""
         self.common = {
@@ -217,12 +83,12 @@ class Renderer:
         freshness = freshness if isinstance(freshness, dict) else None
         self._about: JsonDict = {
             "generated_at": generated_at,
-            "host": _shown(data.status.get("host")),
+            "host": shown_value(data.status.get("host")),
             "freshness": None
             if freshness is None
             else {
-                "kept_by": _shown(freshness.get("kept_by"), 40),
-                "heartbeat": _number(freshness.get("heartbeat")),
+                "kept_by": shown_value(freshness.get("kept_by"), 40),
+                "heartbeat": finite_number(freshness.get("heartbeat")),
                 "expected_by": rfc3339(freshness.get("expected_by")),
             },
         }
@@ -268,7 +134,10 @@ class Renderer:
             status = view.status
             state = status.get("status")
             known = isinstance(state, str) and state in views.STATUS_LABELS  # needs no masking
-            entry: JsonDict = {"id": display(mask(view.id)), "status": state if known else _shown(state, 40)}
+            entry: JsonDict = {
+                "id": display(mask(view.id)),
+                "status": state if known else shown_value(state, 40),
+            }
             deadline = rfc3339(status.get("deadline"))
             if deadline is not None:
                 entry["deadline"] = deadline
@@ -281,11 +150,28 @@ class Renderer:
             entries.append(entry)
         return {**self._about, "page_expected_by": page_expected_by, "jobs": entries}
 
+    def strip(self, view: views.JobView, root: str) -> str:
+        """A job's last runs as marks, each linking to its run's log, else to the job's page (kept
+        from an earlier build of this process while the job's runs are the same: history.STRIPS)."""
+        runs = view.input.history if view.input else []
+        return history.STRIPS.strip(
+            self.site,
+            view.id,
+            root,
+            runs,
+            lambda: history.run_strip(view.id, runs, root, lambda run: self.log_href(run) or view.href),
+        )
+
+    def _held(self, jobs: Iterable[views.JobView]) -> list[changes.HeldJob]:
+        return changes.held_jobs(jobs, self.lists)
+
     def dashboard(self) -> str:
         status = self.data.status
         summary = dict(status.get("summary") or {})
         every = list(self.views.values())
         overdue = [view for view in every if view.status.get("overdue") is True]
+        held = self._held(every)
+        glance = views.at_a_glance(every, AT_A_GLANCE)
         plan = status.get("plan") or {}
         journal = status.get("journal") or {}
         return self._render(
@@ -293,15 +179,20 @@ class Renderer:
             "",
             "dashboard",
             status_data=dict(
-                self._status_data((), page_expected_by=self._rewritten_at_any_run),
+                self._status_data(glance, page_expected_by=self._rewritten_at_any_run),
                 overdue=views.overdue_outlook(every),
             ),
             summary={
-                key: summary.get(key) for key in ("running", "jobs", "bytes_total", "failures_24h", "overdue")
+                key: summary.get(key)
+                for key in ("running", "jobs", "bytes_total", "failures_24h", "overdue", "held")
             },
             active=[view for view in every if view.status.get("status") == "running"],
             overdue=overdue[:20],
             overdue_count=len(overdue),
+            held=held[:20],
+            held_count=len(held),
+            glance=[(view, Markup(self.strip(view, ""))) for view in glance],  # noqa: S704 - escaped
+            job_count=len(every),
             missed=views.missed_slots(every),
             recent=[run for run in (status.get("recent_runs") or [])[:10] if isinstance(run, dict)],
             interruptions=[
@@ -328,7 +219,7 @@ class Renderer:
                 "../",
                 "jobs",
                 status_data=self._status_data(shown, page_expected_by=self._rewritten_at_any_run),
-                rows=tables.job_rows(shown, "../"),
+                rows=tables.job_rows(shown, "../", lambda view: self.strip(view, "../")),
                 total=len(ordered),
                 pages=pages,
                 page_number=number,
@@ -336,9 +227,28 @@ class Renderer:
             )
         return rendered
 
+    def _changes_section(self, view: views.JobView, runs: list[JsonDict]) -> JsonDict | None:
+        """What the job page shows of its last counted run's changes (None: no run counted)."""
+        run = changes.last_counted(runs)
+        if run is None:
+            return None
+        counts = tables.change_counts(run) or (0, 0, 0)
+        found = self.lists.get(view.id) if any(counts) else None
+        return {
+            "run": run,
+            "words": tables.change_words(counts),
+            "total": sum(counts),
+            "href": self.changes_href(run) if any(counts) else None,
+            "shown": len(found.lines) if found else 0,
+            "more": found.more if found else False,
+            "paths": changes.paths_html(found.lines) if found else "",
+            "problem": found.problem if found else None,
+            "kept": found is not None,
+        }
+
     def job_page(self, view: views.JobView) -> str:
-        history = view.input.history if view.input else []
-        good, ended = views.success_rate(history)
+        runs = view.input.history if view.input else []
+        good, ended = views.success_rate(runs)
         config = view.input.config if view.input else None
         return self._render(
             "job.html",
@@ -346,8 +256,11 @@ class Renderer:
             "jobs",
             status_data=self._status_data([view], page_expected_by=self._page_expected_by([view])),
             job=view,
-            history=history,
-            history_rows=tables.history_rows(history, self.log_href, "../../"),
+            held=self._held([view]),
+            history=runs,
+            history_rows=tables.history_rows(runs, self.log_href, "../../", self.changes_href),
+            calendar=history.calendar(runs, view.status, self.data.now),
+            changed=self._changes_section(view, runs),
             good=good,
             ended=ended,
             next_runs=(view.input.next_runs if view.input else [])[:5],
@@ -356,13 +269,13 @@ class Renderer:
             duration_chart=line_chart(
                 "duration",
                 f"Duration of the last runs of {display(mask(view.id), 80)}",
-                points_from_history(history, "duration"),
+                points_from_history(runs, "duration"),
                 format_seconds,
             ),
             bytes_chart=line_chart(
                 "bytes",
                 f"Data transferred by the last runs of {display(mask(view.id), 80)}",
-                points_from_history(history, "bytes"),
+                points_from_history(runs, "bytes"),
                 format_bytes,
             ),
         )

@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from backupplan.site.render import CSP
+from backupplan.site.templating import CSP
 
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",

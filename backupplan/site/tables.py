@@ -1,4 +1,5 @@
-"""The big repeated parts of pages, written in Python: badges, history rows, job list rows.
+"""The big repeated parts of pages, written in Python: badges, names, change counts, history rows,
+job list rows.
 
 A job page holds up to hundreds of history rows, and a site up to thousands of jobs; drawn with
 template macros they made a full build of 1,000 jobs x 100 runs take ten seconds. Here each row is
@@ -16,10 +17,21 @@ from markupsafe import Markup, escape
 
 from backupplan.site.data import JsonDict
 from backupplan.site.masking import mask_value as mask
-from backupplan.site.text import display, format_bytes, format_number, format_seconds, format_time
-from backupplan.site.views import Badge, JobView, badge
+from backupplan.site.text import (
+    display,
+    format_bytes,
+    format_number,
+    format_seconds,
+    format_time,
+    with_breaks,
+)
+from backupplan.site.views import Badge, JobView, badge, job_href
 
 _CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\Z")
+# A job name this short fits a phone's line: in a table it never wraps (docs/site.md, "Narrow
+# screens"); a longer one wraps only after `/`, `-` or `_`.
+SHORT_NAME = 28
+CHANGE_KINDS = (("added", "+"), ("changed", "~"), ("deleted", "−"))
 
 
 def cell(value: object, limit: int = 2000) -> str:
@@ -28,6 +40,53 @@ def cell(value: object, limit: int = 2000) -> str:
         return ""
     text = value if isinstance(value, str) else str(value)
     return str(escape(display(mask(text), limit)))
+
+
+def breakable(value: object, limit: int = 2000) -> str:
+    """A name or path as safe HTML that wraps only after `/`, `-` or `_` (see text.with_breaks)."""
+    return with_breaks(cell(value, limit))
+
+
+def job_link(job_id: str, root: str) -> str:
+    """A link to a job's page: a short name kept on one line (Chromium breaks at a `<wbr>` even in
+    `nowrap` text, so it gets none), a longer one wrapping only after `/`, `-` or `_`."""
+    if len(job_id) <= SHORT_NAME:
+        return f'<a class="name" href="{root}{job_href(job_id)}">{cell(job_id, 200)}</a>'
+    return f'<a href="{root}{job_href(job_id)}">{breakable(job_id, 200)}</a>'
+
+
+def _count(value: object) -> int:
+    return value if type(value) is int and value > 0 else 0
+
+
+def change_counts(run: JsonDict) -> tuple[int, int, int] | None:
+    """Given a RunSummary, return (added, changed, deleted), or None when it did not count them."""
+    changes = run.get("changes")
+    if not isinstance(changes, dict):
+        return None
+    return _count(changes.get("added")), _count(changes.get("changed")), _count(changes.get("deleted"))
+
+
+def change_words(counts: tuple[int, int, int]) -> str:
+    """`3 added, 1 changed, 2 deleted` (kinds with none left out), or `nothing changed`."""
+    parts = [f"{count:,} {kind}" for count, (kind, _) in zip(counts, CHANGE_KINDS, strict=True) if count]
+    return ", ".join(parts) or "nothing changed"
+
+
+def changes_cell(run: JsonDict, href: str | None = None) -> str:
+    """A run's changes, compact (`+3 ~1 −2`, `0` when nothing changed, `—` when not counted), with
+    the words for screen readers and as a tooltip; a link to the published list when there is one."""
+    counts = change_counts(run)
+    if counts is None:
+        return "—"
+    words = change_words(counts)
+    short = " ".join(
+        f"{sign}{count:,}" for count, (_, sign) in zip(counts, CHANGE_KINDS, strict=True) if count
+    )
+    inner = f'<span aria-hidden="true">{short or "0"}</span><span class="vh">{words}</span>'
+    if href:
+        return f'<a class="changes" href="{href}" title="{words}">{inner}</a>'
+    return f'<span class="changes" title="{words}">{inner}</span>'
 
 
 def time_cell(value: object) -> str:
@@ -80,23 +139,28 @@ def _code(code: object) -> str:
 
 
 def history_rows(
-    history: Iterable[JsonDict], log_href: Callable[[JsonDict], str | None], root: str
+    history: Iterable[JsonDict],
+    log_href: Callable[[JsonDict], str | None],
+    root: str,
+    changes_href: Callable[[JsonDict], str | None] = lambda run: None,
 ) -> Markup:
     """The rows of a job page's history table, newest first."""
     rows = []
     for run in history:
         code = run.get("exit_code")
+        listed = changes_href(run) if run.get("changes") else None
         rows.append(
             f"<tr><td>{_status_cell(run)}</td><td>{time_cell(run.get('started_at'))}</td>"
             f"<td>{format_seconds(run.get('duration'))}</td><td>{format_bytes(run.get('bytes'))}</td>"
-            f"<td>{format_number(run.get('files'))}</td><td>{_code(code)}</td>"
+            f"<td>{format_number(run.get('files'))}</td>"
+            f"<td>{changes_cell(run, listed and root + listed)}</td><td>{_code(code)}</td>"
             f"<td>{format_number(run.get('attempts'))}</td><td>{log_cell(log_href(run), root)}</td></tr>"
         )
     return Markup("\n".join(rows))  # noqa: S704 - every value went through cell() or a number formatter
 
 
-def job_rows(jobs: Iterable[JobView], root: str) -> Markup:
-    """The rows of the jobs list."""
+def job_rows(jobs: Iterable[JobView], root: str, strip: Callable[[JobView], str]) -> Markup:
+    """The rows of the jobs list; `strip` draws a job's last runs (history.run_strip)."""
     rows = []
     for job in jobs:
         status = job.status
@@ -111,8 +175,9 @@ def job_rows(jobs: Iterable[JobView], root: str) -> Markup:
             else '<span class="muted">never</span>'
         )
         rows.append(
-            f'<tr data-job="{cell(job.id)}"><td><a href="{root}{job.href}">{cell(job.id)}</a>{about}</td>'
+            f'<tr data-job="{cell(job.id)}"><td>{job_link(job.id, root)}{about}</td>'
             f"<td>{badges_html(job.badges, job.id)}</td><td>{when}</td>"
-            f"<td>{time_cell(status.get('next_run'))}</td><td>{last_cell}</td></tr>"
+            f"<td>{time_cell(status.get('next_run'))}</td><td>{last_cell}</td>"
+            f"<td>{changes_cell(last or {})}</td><td>{strip(job)}</td></tr>"
         )
     return Markup("\n".join(rows))  # noqa: S704 - every value went through cell()

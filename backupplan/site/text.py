@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shlex
 from datetime import UTC, datetime
 
 from backupplan.units import format_duration, format_size
@@ -46,6 +47,29 @@ def neutralise(text: str, *, multiline: bool = False) -> str:
         return text  # the common case, kept fast
     text = _ANSI.sub("", text)
     return (_UNSAFE_MULTILINE if multiline else _UNSAFE).sub(_visible, text)
+
+
+def show_controls(text: str) -> str:
+    """Given text of many lines (a published changes list), return it with every control character
+    but newline and tab shown as `\\xNN`: nothing is removed, so a name reads as it was recorded."""
+    return _UNSAFE_MULTILINE.sub(_visible, text)
+
+
+# After a run of `/`, `-` or `_` with more text to come: where a name or a path may wrap.
+_BREAKS = re.compile(r"([/_-]+)(?=[^/_-])")
+
+
+def with_breaks(escaped: str) -> str:
+    """Given text already escaped for HTML, return it with `<wbr>` after each `/`, `-` and `_`, so
+    that a long job name or path wraps there, never in the middle of a word (docs/site.md)."""
+    if "/" not in escaped and "-" not in escaped and "_" not in escaped:
+        return escaped
+    return _BREAKS.sub(r"\1<wbr>", escaped)
+
+
+def shell_word(text: str) -> str:
+    """Given a job id, return it as one word of a shell command (quoted only when it must be)."""
+    return shlex.quote(text)
 
 
 def clip(text: str, limit: int) -> str:

@@ -64,6 +64,11 @@ def log_path(job_id: str, run_id: str) -> str:
     return f"logs/{job_name(job_id)}/{run_name(run_id)}.txt"
 
 
+def changes_path(job_id: str, run_id: str) -> str:
+    """The site-relative path of a run's published changes list, next to its log."""
+    return f"logs/{job_name(job_id)}/{run_name(run_id)}.changes.txt"
+
+
 @dataclass
 class JobView:
     """One job as the list, the dashboard and its own page show it."""
@@ -164,6 +169,26 @@ def sorted_for_list(views: Iterable[JobView]) -> list[JobView]:
     """Most recently updated first; jobs that never did anything last, by id."""
     ordered = sorted(views, key=lambda view: view.id)
     return sorted(ordered, key=lambda view: view.updated, reverse=True)
+
+
+# The dashboard's "at a glance" list shows jobs that need a look first, then the most recent.
+ATTENTION = {
+    "held": 0,
+    "failed": 1,
+    "timed_out": 1,
+    "interrupted": 2,
+    "overdue": 3,
+    "warning": 4,
+    "running": 5,
+}
+
+
+def at_a_glance(views: Iterable[JobView], limit: int) -> list[JobView]:
+    """Given the jobs, return the `limit` the dashboard shows with their last runs: held, failed,
+    interrupted, overdue, warned and running ones first, then the most recently active."""
+    ordered = sorted_for_list(views)
+    ranked = sorted(ordered, key=lambda view: min(ATTENTION.get(item.key, 9) for item in view.badges))
+    return ranked[:limit]
 
 
 def success_rate(history: Iterable[JsonDict]) -> tuple[int, int]:

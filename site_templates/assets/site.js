@@ -155,6 +155,8 @@
       if (value === undefined || key === "overdue") { return; }  /* overdue: counted from the jobs */
       setText(element, element.getAttribute("data-format") === "bytes" ? formatBytes(value)
         : isNumber(value) ? value.toLocaleString("en-US") : String(value));
+      var card = element.hasAttribute("data-alarm") ? element.closest(".card") : null;
+      if (card) { card.classList.toggle("card-bad", isNumber(value) && value > 0); }
     });
   }
   /* The dashboard's Overdue card, recounted by the reader's clock: from status.json's jobs once one
@@ -226,6 +228,46 @@
     each("[data-progress]", function (box) {
       var job = jobs[box.getAttribute("data-progress")];
       if (job && job.status === "running") { fillProgress(box, job.progress); }
+    });
+  }
+
+  /* Strips of last runs: a run newer than the strip's newest mark (one that started while the page
+     is open) gets a mark at the right end, linking to the job's page; when that run ends, its mark
+     shows how. The strip keeps its 30 newest marks. */
+  var STRIP_RUNS = 30;
+  function markTitle(run, key) {
+    var started = parseTime(run.started_at);
+    var when = started === null ? "\u2014" : absoluteTime(started);
+    if (key === "running") { return "running since " + when; }
+    var parts = [(LABELS[key] || LABELS.unknown)[0], when];
+    if (isNumber(run.duration)) { parts.push(formatSeconds(run.duration)); }
+    if (isNumber(run.bytes)) { parts.push(formatBytes(run.bytes)); }
+    return parts.join(", ");
+  }
+  function updateStrips(jobs) {
+    each("[data-run-strip]", function (strip) {
+      var job = jobs[strip.getAttribute("data-run-strip")];
+      var run = job && job.last_run && typeof job.last_run === "object" ? job.last_run : null;
+      var started = run ? parseTime(run.started_at) : null;
+      if (started === null) { return; }
+      var newest = parseTime(strip.getAttribute("data-last"));
+      var key = LABELS[run.status] ? run.status : "unknown";
+      var mark;
+      if (newest !== null && started < newest) { return; }
+      if (newest !== null && started === newest) {
+        mark = strip.lastElementChild;
+        if (!mark || !mark.hasAttribute("data-status") || mark.getAttribute("data-status") === key) { return; }
+      } else {
+        mark = document.createElement("a");
+        mark.href = jobHref(job.id);
+        var none = strip.querySelector(".strip-none");
+        if (none) { strip.removeChild(none); }
+        strip.appendChild(mark);
+        strip.setAttribute("data-last", new Date(started).toISOString().slice(0, 19) + "Z");
+        while (strip.querySelectorAll("[data-status]").length > STRIP_RUNS) { strip.removeChild(strip.firstElementChild); }
+      }
+      mark.setAttribute("data-status", key);
+      mark.title = markTitle(run, key);
     });
   }
 
@@ -319,6 +361,7 @@
     updateStats(status.summary && typeof status.summary === "object" ? status.summary : {});
     updateActive(running);
     updateProgress(jobs);
+    updateStrips(jobs);
     var problem = document.getElementById("live-problem");
     if (problem) { problem.classList.remove("stale"); setText(problem, ""); }
     tick();
@@ -428,6 +471,65 @@
     apply();
   }
 
+  /* A job page's changed paths: filter by kind and by text, matches highlighted. The paths wrap
+     after "/", "-" and "_" as the page drew them (<wbr>), filtered or not. */
+  function appendBreakable(element, text) {
+    var parts = text.split(/([\/_-]+)/);
+    for (var index = 0; index < parts.length; index += 1) {
+      if (parts[index]) { element.appendChild(document.createTextNode(parts[index])); }
+      if (index % 2 === 1 && index < parts.length - 1) { element.appendChild(document.createElement("wbr")); }
+    }
+  }
+  function startChanges() {
+    var list = document.getElementById("changes-list");
+    var controls = document.getElementById("changes-controls");
+    if (!list || !controls) { return; }
+    controls.hidden = false;
+    controls.addEventListener("submit", function (event) { event.preventDefault(); });
+    var items = Array.prototype.map.call(list.children, function (item) {
+      var path = item.querySelector(".path");
+      return { element: item, kind: item.getAttribute("data-kind"), path: path, text: path ? path.textContent : "" };
+    });
+    var kind = document.getElementById("changes-kind");
+    var search = document.getElementById("changes-search");
+    var count = document.getElementById("changes-count");
+    var timer = null;
+    function show(item, query) {
+      var element = item.path;
+      if (!element) { return; }
+      while (element.firstChild) { element.removeChild(element.firstChild); }
+      var lower = item.text.toLowerCase(), start = 0, found = query ? lower.indexOf(query) : -1;
+      while (found >= 0) {
+        appendBreakable(element, item.text.slice(start, found));
+        var mark = document.createElement("mark");
+        mark.textContent = item.text.slice(found, found + query.length);
+        element.appendChild(mark);
+        start = found + query.length;
+        found = lower.indexOf(query, start);
+      }
+      appendBreakable(element, item.text.slice(start));
+    }
+    function apply() {
+      var wanted = kind.value, query = search.value.trim().toLowerCase(), shown = 0;
+      items.forEach(function (item) {
+        var visible = (!wanted || item.kind === wanted) && (!query || item.text.toLowerCase().indexOf(query) >= 0);
+        var marked = visible && query !== "";
+        if (marked || item.marked) { show(item, marked ? query : ""); }
+        item.marked = marked;
+        item.element.hidden = !visible;
+        if (visible) { shown += 1; }
+      });
+      setText(count, "Showing " + shown + " of " + items.length + " paths.");
+    }
+    kind.addEventListener("change", apply);
+    search.addEventListener("input", function () {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(apply, 300);
+    });
+    apply();
+  }
+
   startLive();
   startLogs();
+  startChanges();
 }());

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 import os
 import shutil
 import socket
@@ -19,12 +20,23 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def load_fixture(tmp_path: Path) -> SiteInput:
-    """The fixed input, with its logs copied into a state dir under tmp_path."""
+    """The fixed input, with its logs and changes lists (gzipped, as the runner keeps them) copied
+    into a state dir under tmp_path."""
     state = tmp_path / "state"
     shutil.copytree(FIXTURES / "logs", state / "logs")
+    for listed in (FIXTURES / "changes").glob("*/*.changes"):
+        write_changes(state / "logs" / listed.parent.name / f"{listed.stem}.changes.gz", listed.read_bytes())
     return load_site_input(
         FIXTURES / "site_input.json", state_dir=str(state), site_dir=str(tmp_path / "site")
     )
+
+
+def write_changes(path: Path, data: bytes) -> Path:
+    """A changes list as the runner keeps it: gzip, 0600."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(data, mtime=0))
+    path.chmod(0o600)
+    return path
 
 
 class References(HTMLParser):

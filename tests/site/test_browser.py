@@ -21,6 +21,7 @@ PAGES = [
     "jobs/index.html",
     "jobs/photos/index.html",
     "jobs/documents/index.html",
+    "jobs/home-mirror/index.html",
     "logs.html",
     "settings.html",
     "404.html",
@@ -114,7 +115,7 @@ def test_logs_filter_search_highlight_and_export(
     lines = page.locator("#log li")
     visible = page.locator("#log li:visible")
     total = lines.count()
-    assert total == 51
+    assert total == 61
     expect(page.locator("#log-count")).to_have_text(f"Showing {total} of {total} lines.")
 
     page.select_option("#log-job", "db-dump")

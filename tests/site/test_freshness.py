@@ -96,7 +96,15 @@ def test_each_page_carries_what_it_judges_its_age_by(tmp_path: Path, monkeypatch
     assert dashboard == {
         **about,
         "page_expected_by": "2026-11-28T18:08:00Z",
-        "jobs": [],
+        # the jobs "at a glance" (badges recounted by the reader's clock), those needing a look first
+        "jobs": [
+            {"id": "music", "status": "interrupted"},
+            {"id": "docs", "status": "running", "deadline": "2026-11-26T17:01:22Z", "overdue": True},
+            {"id": "newcomer", "status": "never_run", "deadline": "2026-11-27T04:00:00Z", "overdue": True},
+            {"id": "photos", "status": "succeeded", "deadline": "2026-11-29T03:00:00Z"},
+            {"id": "old", "status": "removed", "enabled": False},
+            {"id": "archive", "status": "never_run", "enabled": False},
+        ],
         # the Overdue card is recounted from these: docs and newcomer are overdue, photos is due
         # at 03:00 tomorrow; music (manual), archive (disabled) and old (removed) never are
         "overdue": {"already": 2, "deadlines": {"2026-11-29T03:00:00Z": 1}},

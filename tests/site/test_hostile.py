@@ -10,7 +10,7 @@ from xml.etree import ElementTree
 
 import html5lib
 import pytest
-from site_helpers import all_files, html_pages, load_fixture, parse_references
+from site_helpers import all_files, html_pages, load_fixture, parse_references, write_changes
 
 from backupplan.secrets import registry
 from backupplan.site import JobInput, SiteInput, ToolCheck, build_site
@@ -48,6 +48,7 @@ def hostile_input(tmp_path: Path) -> SiteInput:
         "files": 1,
         "attempts": 1,
         "log": "logs/hostile/run.log",
+        "changes": {"added": 2, "changed": 1, "deleted": 1},
     }
     job_status = {
         "id": HOSTILE_ID,
@@ -99,6 +100,14 @@ def hostile_input(tmp_path: Path) -> SiteInput:
         f"no timestamp at all {IMAGE}".encode(),
     ]
     (logs / "run.log").write_bytes(b"\n".join(lines) + b"\n")
+    changed = [
+        f"+ {SCRIPT}/{IMAGE}.jpg".encode(),
+        f"~ secrets/{CANARY}/{ESCAPED_CANARY}".encode(),
+        b"- raw \xff\xfe bytes, an escape \x1b]8;;http://evil/\x07link and a nul \x00 and a \r",
+        f"+ {LONG}".encode(),
+        f"\u202eevil-bidi {IMAGE}".encode(),  # a line without a kind (a name with a raw newline)
+    ]
+    write_changes(logs / "run.changes.gz", b"\n".join(changed) + b"\n")
     (Path(base.paths.state_dir) / "logs" / HOSTILE_ID.replace("/", "_")).mkdir(exist_ok=True)
     settings = dict(base.settings, site_url="javascript:alert(1)", state_dir=f"{SCRIPT}{CANARY}")
     tools = [ToolCheck(SCRIPT, f"/usr/bin/{SCRIPT}", NASTY, False, secret_text)]
@@ -116,7 +125,7 @@ def hostile_site(tmp_path: Path) -> Path:
 def test_hostile_pages_are_valid_html(hostile_site: Path) -> None:
     parser = html5lib.HTMLParser(strict=True)
     pages = html_pages(hostile_site)
-    assert len(pages) == 12
+    assert len(pages) == 13
     for page in pages:
         parser.parse(page.read_bytes())
 
@@ -182,3 +191,22 @@ def test_hostile_job_gets_a_file_safe_folder(hostile_site: Path) -> None:
     folders = sorted(path.name for path in (hostile_site / "jobs").iterdir() if path.is_dir())
     hostile = [name for name in folders if name.startswith("script")]
     assert len(hostile) == 1 and re.fullmatch(r"[a-z0-9_-]+", hostile[0])
+
+
+def test_hostile_changed_paths_stay_text_in_the_page_and_the_published_list(hostile_site: Path) -> None:
+    listed = next((hostile_site / "logs").glob("script*/*.changes.txt")).read_text(encoding="utf-8")
+    assert "\\xff\\xfe bytes, an escape \\x1b]8;;http://evil/\\x07link and a nul \\x00 and a \\x0d" in listed
+    assert "${BACKUP_TOKEN}" in listed and "\\u202eevil-bidi" in listed
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f\u202e]", listed)
+    page = next(page for page in html_pages(hostile_site / "jobs") if "script" in page.parent.name)
+    text = page.read_text(encoding="utf-8")
+    paths = text[text.index('id="changes-list"') : text.index("</ul>", text.index('id="changes-list"'))]
+    assert (
+        "&lt;script&gt;alert(1)&lt;/<wbr>script&gt;/<wbr>&#34;&gt;&lt;img src=x onerror=alert(1)&gt;.jpg"
+        in paths
+    )
+    assert '<li data-kind="unknown"><span class="sign">?</span>' in paths
+    assert "more characters]" in paths  # a runaway path is clipped on the page
+    assert (
+        "+ " + "A" * 8190 + "... [191,810 more bytes]\n" in listed
+    )  # and cut in the file: no path is that long
