@@ -159,37 +159,56 @@ def verify(job: str, plan_path: str, checksum: bool, metadata: bool) -> int:
 @click.command(context_settings=CONTEXT)
 @click.argument("job", metavar="JOB")
 @plan_option
-@click.option("--to", "target", required=True, metavar="PATH", help="The folder to restore into.")
+@click.option(
+    "--to",
+    "target",
+    default=None,
+    metavar="PATH",
+    help="The folder to restore into.",
+)
 @click.option(
     "--snapshot", metavar="ID|latest", default=None, help="The snapshot to restore [default: latest]."
 )
 @click.option("--path", "subpath", metavar="SUBPATH", default=None, help="Restore only this file or folder.")
-@click.option("--dry-run", is_flag=True, help="List what would be written; write nothing.")
-@click.option("--force", is_flag=True, help="Write into a non-empty folder (replaces same-named files).")
+@click.option("--dump", metavar="NAME", default=None, help="Load the job's database dump NAME instead.")
+@click.option(
+    "--to-database", metavar="DB", default=None, help="With --dump: load into DB (SQLite: a file path)."
+)
+@click.option("--dry-run", is_flag=True, help="List what would be written, or run; write nothing.")
+@click.option(
+    "--force", is_flag=True, help="Write into a non-empty folder or database (replaces same-named items)."
+)
 def restore(
     job: str,
     plan_path: str,
-    target: str,
+    target: str | None,
     snapshot: str | None,
     subpath: str | None,
+    dump: str | None,
+    to_database: str | None,
     dry_run: bool,
     force: bool,
 ) -> int:
     """Copy JOB's backup back into PATH, with the job's engine: a snapshot (the latest unless
-    --snapshot says), or the job's copy for jobs without snapshots.
+    --snapshot says), or the job's copy for jobs without snapshots. With --dump NAME, load the
+    job's database dump NAME from the backup into its database instead (docs/dumps.md).
 
     PATH must not be inside the backup. A PATH that is not empty is refused unless --force is
     given; even then nothing in it is deleted. --path restores one file or folder, at the same
-    place under PATH.
+    place under PATH. A database that holds tables is refused unless --force is given; then the
+    dump replaces the objects it holds and leaves the others alone.
 
     \b
     Examples:
       backupplan restore photos --to /tmp/photos-restored
       backupplan restore photos --snapshot 2026-11-20T020000Z --path 2024/beach.jpg --to /tmp/r
       backupplan restore photos --to ~/Pictures --force --dry-run
+      backupplan restore db --dump app --to-database app_restored
+      backupplan restore db --dump app --snapshot 2026-11-20T020000Z --force
     """
     from backupplan.commands.restore import restore_command
 
     return restore_command(
-        plan_path, job, target=target, snapshot=snapshot, subpath=subpath, dry_run=dry_run, force=force
-    )
+        plan_path, job, target=target, snapshot=snapshot, subpath=subpath, dry_run=dry_run, force=force,
+        dump=dump, to_database=to_database,
+    )  # fmt: skip

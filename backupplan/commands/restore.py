@@ -1,10 +1,14 @@
-"""`backupplan restore JOB --to PATH [--snapshot ID|latest] [--path SUBPATH] [--dry-run] [--force]`."""
+"""`backupplan restore JOB --to PATH [--snapshot ID|latest] [--path SUBPATH] [--dry-run] [--force]`, and
+`backupplan restore JOB --dump NAME [--snapshot ID] [--to-database DB] [--dry-run] [--force]`."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -15,7 +19,9 @@ from backupplan.secrets import mask
 from backupplan.units import format_duration, format_size
 
 if TYPE_CHECKING:
+    from backupplan.dumps.restore import DumpRestore, Loaded
     from backupplan.engines import Progress
+    from backupplan.plan.load import LoadedPlan
     from backupplan.runner.restore import RestorePlan, RestoreResult
 
 SHOWN = 50  # items a dry run lists; the count says how many more
@@ -25,19 +31,32 @@ def restore_command(
     plan_path: str,
     job_id: str,
     *,
-    target: str,
+    target: str | None,
     snapshot: str | None,
     subpath: str | None,
     dry_run: bool,
     force: bool,
+    dump: str | None = None,
+    to_database: str | None = None,
 ) -> int:
-    """Copy a job's backup back to `target` with the job's engine; exit 0 when it all arrived."""
+    """Copy a job's backup back to `target` with the job's engine (or, with `dump`, load that
+    database dump into its database); exit 0 when it all arrived."""
     from backupplan.commands.run import check_job_ids
     from backupplan.plan.load import load_plan
     from backupplan.runner.restore import plan_restore, run_restore
 
+    if dump is not None and (target is not None or subpath is not None):
+        raise click.UsageError("--dump loads a database: leave --to and --path out (--to-database names one)")
+    if dump is None and to_database is not None:
+        raise click.UsageError("--to-database goes with --dump NAME")
+    if dump is None and target is None:
+        raise click.UsageError("Missing option '--to' (the folder to restore into), or --dump NAME")
     loaded = load_plan(plan_path)
     check_job_ids(loaded, [job_id])
+    if dump is not None:
+        return restore_dump(loaded, job_id, dump, snapshot=snapshot, to_database=to_database,
+                            dry_run=dry_run, force=force)  # fmt: skip
+    assert target is not None
     job = loaded.jobs[job_id]
     where = Path(target).expanduser().absolute()
     plan = plan_restore(
@@ -140,3 +159,85 @@ def dry_run_lines(result: RestoreResult) -> list[str]:
     lines.append(f"{count} item{'s' if count != 1 else ''} would be written.")
     lines += [f"  ! {mask(error)}" for error in result.errors[:10]]
     return lines
+
+
+def restore_dump(
+    loaded: LoadedPlan,
+    job_id: str,
+    name: str,
+    *,
+    snapshot: str | None,
+    to_database: str | None,
+    dry_run: bool,
+    force: bool,
+) -> int:
+    """Load the dump `name` of a job from its backup into its database (docs/dumps.md)."""
+    from backupplan.dumps.clients import register_password
+    from backupplan.dumps.restore import load_lines, plan_dump_restore, prepare_target
+    from backupplan.journal import JobLock
+
+    job = loaded.jobs[job_id]
+    plan = plan_dump_restore(
+        job_id, job, loaded.base_dir, name=name, snapshot=snapshot, to_database=to_database
+    )
+    register_password(plan.dump)
+    if dry_run:
+        click.echo(f"Would restore {mask(plan.origin)} into {mask(plan.target)}")
+        if plan.file is None:
+            click.echo(f"  first fetched with {job.engine} into a private folder under {loaded.state_dir}")
+        for line in load_lines(plan, plan.file or Path(plan.relative)):
+            click.echo(f"  {mask(line)}")
+        click.echo("Dry run: nothing was run or written.")
+        return 0
+    click.echo(f"Restoring {mask(plan.origin)} into {mask(plan.target)}")
+    with JobLock(loaded.state_dir, job_id), _dump_file(loaded, job_id, plan) as file:
+        click.echo(f"The database: {prepare_target(plan, force=force)}")
+        result, interrupted = asyncio.run(_load_with_signals(plan, file, loaded.plan.settings.stop_grace))
+    click.echo(dump_summary(plan, result))
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return 0 if result.outcome.succeeded else 1
+
+
+@contextlib.contextmanager
+def _dump_file(loaded: LoadedPlan, job_id: str, plan: DumpRestore) -> Iterator[Path]:
+    """The dump in the backup: the file itself when the backup is local, else a copy fetched with
+    the job's engine into a private folder in the state dir, removed afterwards."""
+    if plan.file is not None:
+        yield plan.file
+        return
+    from backupplan.dumps import DumpError
+    from backupplan.fsutil import ensure_private_dir
+    from backupplan.runner.restore import plan_restore, run_restore
+
+    ensure_private_dir(loaded.state_dir)
+    with tempfile.TemporaryDirectory(prefix="dump-restore-", dir=loaded.state_dir) as folder:
+        job = loaded.jobs[job_id]
+        fetch = plan_restore(job_id, job, loaded.base_dir, target=Path(folder), subpath=plan.relative)
+        click.echo(f"Fetching {plan.relative} from {mask(job.destination)}")
+        fetched = asyncio.run(run_restore(fetch))
+        if not fetched.outcome.succeeded:
+            raise DumpError(f"cannot fetch {plan.relative} from the backup: {fetched.outcome.message}")
+        yield Path(folder) / plan.relative
+
+
+async def _load_with_signals(plan: DumpRestore, file: Path, stop_grace: float) -> tuple[Loaded, bool]:
+    from backupplan.commands.run import run_with_signals
+    from backupplan.dumps.restore import load_dump
+
+    cancel = asyncio.Event()
+    progress = ProgressLine()
+    loading = load_dump(plan, file, on_output=progress.output, cancel=cancel, stop_grace=stop_grace)
+    result, _ = await run_with_signals(cancel.set, loading)
+    return result, cancel.is_set()
+
+
+def dump_summary(plan: DumpRestore, result: Loaded) -> str:
+    """The last line of a dump's restore: what was loaded, or what went wrong."""
+    done = f"Restored dump {plan.dump.name} into {mask(plan.target)} in {format_duration(result.duration)}."
+    if result.outcome.kind == "ok":
+        return done
+    if result.outcome.kind == "warning":
+        return f"{done} Warning: {mask(result.outcome.message)}"
+    hint = f" ({result.outcome.hint})" if result.outcome.hint else ""
+    return f"Restore failed: {mask(result.outcome.message)}{hint}"

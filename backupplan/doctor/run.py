@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from backupplan.doctor.dumps import dump_checks
 from backupplan.doctor.locations import location_checks
 from backupplan.doctor.model import SECTIONS, Check, Context, Report
 from backupplan.doctor.plan import job_checks, load_checks
@@ -58,6 +59,7 @@ def diagnose(plan_path: str, context: Context) -> Report:
                 checks += lock_checks(loaded, journal)
                 checks += interruption_checks(journal, loaded.timezone)
         checks += location_checks(loaded, context)
+        checks += dump_checks(loaded, context)
         checks += site_checks(loaded.site_dir, loaded.timezone, context.now)
     checks += system_checks(loaded, context)
     order = {section: index for index, section in enumerate(SECTIONS)}

@@ -122,6 +122,8 @@ class Folder:
             summary.changes = {key: changes.get(key) or 0 for key in ("added", "changed", "deleted")}
         total = data.get("total_files")
         summary.total_files = total if isinstance(total, int) else None
+        dumps = data.get("dumps")
+        summary.dumps = dumps if dumps.__class__ is list else None
         if status == "interrupted":
             # Keep who the engine child was, so that a later start can stop it if it survived.
             process = summary.process or {}

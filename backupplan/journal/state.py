@@ -54,6 +54,7 @@ class RunSummary:
     process: dict[str, Any] | None = None
     changes: dict[str, int] | None = None  # {"added": N, "changed": N, "deleted": N} at the destination
     total_files: int | None = None  # files the source had (so, a mirror's destination after the run)
+    dumps: list[dict[str, Any]] | None = None  # the run's database dumps (docs/dumps.md), if it took any
 
 
 def run_row(summary: RunSummary) -> list[Any]:
@@ -61,13 +62,13 @@ def run_row(summary: RunSummary) -> list[Any]:
     return [
         summary.run, summary.status, summary.trigger, summary.started_at, summary.finished_at,
         summary.duration, summary.exit_code, summary.bytes, summary.files, summary.attempts,
-        summary.reason, summary.log, summary.process, summary.changes, summary.total_files,
+        summary.reason, summary.log, summary.process, summary.changes, summary.total_files, summary.dumps,
     ]  # fmt: skip
 
 
 def run_from_row(job: str, row: list[Any]) -> RunSummary:
     """The RunSummary of a `run_row` array (rows of older checkpoints are shorter)."""
-    return RunSummary(row[0], job, *row[1:15])
+    return RunSummary(row[0], job, *row[1:16])
 
 
 @dataclass(slots=True)

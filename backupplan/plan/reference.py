@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from backupplan.plan.model import (
+    Dump,
     Guard,
     Heartbeat,
     Hook,
@@ -48,6 +49,7 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("snapshots.keep", Keep, "jobs.<id>.snapshots.keep."),
     ("hooks", Hooks, "jobs.<id>.hooks."),
     ("hook entries", Hook, "hooks.<when>[]."),
+    ("dumps entries", Dump, "jobs.<id>.dumps[]."),
 ]
 
 INTRO = """\

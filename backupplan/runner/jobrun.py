@@ -2,10 +2,11 @@
 
 1. `_start`: journal `run.started`, open the log, tell the site and the notifications;
 2. `_before`: the `before` hooks (one failing skips the transfer);
-3. `_copy`: check the source (runner.guard), stage a new snapshot's `.partial` folder for snapshot
-   jobs or look first with a dry run for a guarded mirror, then transfer with retries and the job's
-   wall-clock limit, counting what changes; a run over the guard's limits is *held* (a snapshot's
-   new folder is discarded); `_aftercare` promotes the snapshot, verifies and prunes;
+3. `_copy`: check the source (runner.guard), write the job's database dumps into it (dumps), stage
+   a new snapshot's `.partial` folder for snapshot jobs or look first with a dry run for a guarded
+   mirror, then transfer with retries and the job's wall-clock limit, counting what changes; a run
+   over the guard's limits is *held* (a snapshot's new folder is discarded); `_aftercare` promotes
+   the snapshot, verifies and prunes;
 4. `_follow_up`: `on_success` or `on_failure`, then `after` hooks, with the run's facts in
    BACKUPPLAN_*;
 5. `_finish` journals `run.finished` (or `_interrupted` journals `run.interrupted` when the run
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from backupplan.dumps import Dumped, discounted, take_dumps
 from backupplan.engines import Outcome, TransferSpec, TransferStats
 from backupplan.engines.changes import Changes
 from backupplan.errors import BackupplanError
@@ -76,6 +78,7 @@ class JobRun:
     changelist: ChangeList = field(init=False)
     held: str | None = None  # why the guard held the run
     unkept: str | None = None  # what a new destination cannot keep of what the job preserves
+    dumped: Dumped | None = None  # the dumps phase's result (jobs with `dumps:`)
 
     async def execute(self) -> RunResult:
         """Run every phase; return how the run ended."""
@@ -170,6 +173,12 @@ class JobRun:
         if refusal is not None:
             self.log.line("backupplan", refusal)
             return Outcome("fatal", refusal)
+        self.dumped = await take_dumps(
+            self.job, self.spec.source, self.session.loaded.base_dir, log=self.log, deadline=self.deadline,
+            cancel=self.running.cancel, stop_grace=self.session.loaded.plan.settings.stop_grace,
+        )  # fmt: skip
+        if self.dumped.failure is not None:
+            return self.dumped.failure
         state = self.session.journal.state.jobs.get(self.job_id)
         if state is None or state.last_success is None:  # before the first good copy
             self.unkept = self._what_the_destination_cannot_keep()
@@ -246,7 +255,7 @@ class JobRun:
                 break
         if not looked.outcome.succeeded:
             return looked.outcome
-        self.held = over_limits(self.job.guard, looked.changes, files)
+        self.held = over_limits(self.job.guard, discounted(looked.changes, self.dumped), files)
         if self.held is None and looked.changes.total:
             self.changelist.reset()  # within the limits: the transfer itemizes the same changes
             return None
@@ -265,7 +274,7 @@ class JobRun:
             self.changes.deleted = max(0, files - (total - self.changes.added))
         if self.job.guard is None or self.accept_changes or not files:
             return
-        self.held = over_limits(self.job.guard, self.changes, files)
+        self.held = over_limits(self.job.guard, discounted(self.changes, self.dumped), files)
         if self.held is not None:
             from backupplan.snapshots import discard, empty_trash
 
@@ -356,6 +365,7 @@ class JobRun:
             "total_files": stats.total_files,
             **({"accepted": True} if self.accept_changes else {}),
             **({"sample": self._sample()} if self.held is not None else {}),
+            **({"dumps": self.dumped.as_records()} if self.dumped and self.dumped.records else {}),
         })  # fmt: skip
         return self.session.ended(result)
 

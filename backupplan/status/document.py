@@ -87,6 +87,7 @@ def run_summary(summary: RunSummary) -> dict[str, Any]:
         "attempts": summary.attempts,
         "log": summary.log,
         "changes": summary.changes,
+        **({"dumps": summary.dumps} if summary.dumps is not None else {}),  # runs of jobs with dumps
     }
 
 

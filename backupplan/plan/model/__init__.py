@@ -1,10 +1,10 @@
 """The plan file's model: every field with its type, default, description and example.
 
 One module per section: `fields` (the strict base, sizes, durations, ids), `settings`, `job`,
-`snapshots`, `hooks`, `notify`, `guard`, `preserve`, `ssh`; `Plan`, the whole file, is here. Import the
-models from this package. The JSON Schema (`backupplan schema`) and the plan reference
-(docs/plan-reference.md) are generated from them; a test fails when a field lacks a description
-or an example.
+`snapshots`, `hooks`, `notify`, `guard`, `preserve`, `ssh`, `dumps`; `Plan`, the whole file, is
+here. Import the models from this package. The JSON Schema (`backupplan schema`) and the plan
+reference (docs/plan-reference.md) are generated from them; a test fails when a field lacks a
+description or an example.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from backupplan.plan.model.dumps import Dump
 from backupplan.plan.model.fields import ENV_NAME, JOB_ID, JOB_ID_HINT, Duration, Size, Strict
 from backupplan.plan.model.guard import Guard
 from backupplan.plan.model.hooks import Hook, Hooks
@@ -35,6 +36,7 @@ __all__ = [
     "JOB_ID",
     "JOB_ID_HINT",
     "NOTIFY_EVENTS",
+    "Dump",
     "Duration",
     "Guard",
     "Heartbeat",

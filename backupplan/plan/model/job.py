@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from backupplan.plan.model.dumps import DUMPS_DIR, Dump, DumpsDir, check_dumps
 from backupplan.plan.model.fields import ENV_NAME, Duration, Size, Strict
 from backupplan.plan.model.guard import Guard, GuardSetting
 from backupplan.plan.model.hooks import Hooks
@@ -131,6 +132,21 @@ class Job(Strict):
         description="Commands to run before and after.",
         examples=[{"before": [["/usr/local/bin/dump-db"]]}],
     )
+    dumps: list[Dump] = Field(
+        default_factory=list,
+        description="Databases to dump consistently into the source (in dumps_dir) before each "
+        "transfer, after the `before` hooks; a failing dump fails the run and skips the transfer. "
+        "See docs/dumps.md.",
+        examples=[
+            [{"name": "app", "engine": "postgresql", "database": "app", "password": "${APP_DB_PASSWORD}"}]
+        ],
+    )
+    dumps_dir: DumpsDir = Field(
+        DUMPS_DIR,
+        description="The folder inside the source where the dumps are written (relative to the "
+        "source; created 0700, files 0600), so that they travel with the source.",
+        examples=[".backupplan-dumps"],
+    )
     enabled: bool = Field(
         True, description="A disabled job is kept in the plan but never run.", examples=[True]
     )
@@ -177,6 +193,11 @@ class Job(Strict):
             raise PydanticCustomError(
                 "schedule", "{reason}", {"reason": str(error), "hint": error.hint}
             ) from None
+
+    @field_validator("dumps")
+    @classmethod
+    def _dumps(cls, value: list[Dump], info: ValidationInfo) -> list[Dump]:
+        return check_dumps(value, info.data.get("engine"), info.data.get("source"))
 
     @field_validator("extra_args")
     @classmethod
