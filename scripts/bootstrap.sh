@@ -16,13 +16,15 @@ mode=${1:-runtime}
 need=(rsync:rsync rclone:rclone)
 # For the tests: a browser for the site's pages, rsnapshot for the benchmarks, promtool for the
 # example alert rules, faketime to move a process's clock, a real OpenSSH server for rsync over
-# ssh, and PostgreSQL and MariaDB servers for database dumps (each started by the tests in a
-# scratch folder of their own, never as the machine's services).
+# ssh, PostgreSQL and MariaDB servers for database dumps (each started by the tests in a scratch
+# folder of their own, never as the machine's services), zsh and fish to run the completion
+# scripts for real, and groff to render the man page.
 [ "$mode" = "--test" ] && need+=(
   chromium:chromium rsnapshot:rsnapshot promtool:prometheus faketime:faketime
   ssh:openssh-client /usr/sbin/sshd:openssh-server
   pg_dump:postgresql-client /usr/lib/postgresql:postgresql
   mariadb-dump:mariadb-client /usr/sbin/mariadbd:mariadb-server-core
+  zsh:zsh fish:fish groff:groff-base
 )
 
 missing=()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -38,6 +39,32 @@ def test_wheel_ships_templates_and_entry_point(wheel: Path) -> None:
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "backupplan = backupplan.cli:main" in text
     assert not any(name.startswith(("tests/", "bench/")) for name in names)
+
+
+@pytest.mark.slow
+def test_wheel_installs_the_man_page(wheel: Path, tmp_path: Path) -> None:
+    page = "share/man/man1/backupplan.1"
+    names = zipfile.ZipFile(wheel).namelist()
+    assert any(name.endswith(f".data/data/{page}") for name in names), names
+    prefix = tmp_path / "prefix"
+    # --ignore-installed: else pip uninstalls the backupplan of the running environment first.
+    install = [sys.executable, "-m", "pip", "install", "--no-deps", "--ignore-installed", "--quiet"]
+    subprocess.run([*install, "--prefix", str(prefix), str(wheel)], check=True, capture_output=True)
+    assert (prefix / page).read_text() == (REPO / page).read_text()
+
+
+@pytest.mark.slow
+def test_sdist_holds_the_man_page(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "build", "--sdist", "--no-isolation", "--outdir", str(tmp_path), str(REPO)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    (built,) = tmp_path.glob("backupplan-*.tar.gz")
+    with tarfile.open(built) as archive:
+        names = archive.getnames()
+    assert any(name.endswith("/share/man/man1/backupplan.1") for name in names)
 
 
 @pytest.mark.slow

@@ -4,6 +4,8 @@
 - `backupplan.cli.runs`: run, pause, resume, recover, snapshots, verify, restore
 - `backupplan.cli.state`: status, check, history, changes, logs, doctor, site build|serve,
   journal repair|compact, notify test
+- `backupplan.cli.fleet`: fleet build|status|check
+- `backupplan.cli.completion`: completion (and the callbacks that complete job and run ids)
 
 Each command parses its flags and makes one call into `backupplan.commands.<verb>`; nothing here
 reads YAML, starts processes or formats reports. `backupplan.cli.exits` turns what the command
@@ -18,7 +20,7 @@ from typing import NoReturn
 import click
 
 from backupplan import __version__
-from backupplan.cli import plan, runs, state
+from backupplan.cli import completion, fleet, plan, runs, state
 from backupplan.cli.options import CONTEXT
 
 
@@ -66,6 +68,8 @@ for command in (
     state.site,
     state.journal,
     state.notify,
+    fleet.fleet,
+    completion.completion,
 ):
     cli.add_command(command)
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import click
 
-from backupplan.cli.options import CONTEXT, DEFAULT_PLAN, plan_option
+from backupplan.cli.completion import complete_dir, complete_file
+from backupplan.cli.options import CONTEXT, DEFAULT_PLAN, host_option, plan_option
 
 
 @click.command(context_settings=CONTEXT)
-@click.argument("plans", nargs=-1, metavar="[PLAN]...")
+@click.argument("plans", nargs=-1, metavar="[PLAN]...", shell_complete=complete_file)
 @plan_option
 @click.option(
     "--no-env",
@@ -59,7 +60,7 @@ def schema(indent: int) -> int:
 
 
 @click.command(context_settings=CONTEXT)
-@click.argument("plan", required=False, default=DEFAULT_PLAN, metavar="[PLAN]")
+@click.argument("plan", required=False, default=DEFAULT_PLAN, metavar="[PLAN]", shell_complete=complete_file)
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def init(plan: str, force: bool) -> int:
     """Write a commented starter plan (./backups.yaml unless PLAN is given).
@@ -81,8 +82,14 @@ def init(plan: str, force: bool) -> int:
 @click.option(
     "--daemon", "daemon", is_flag=True, help="A service running `backupplan daemon` instead of a timer."
 )
-@click.option("--write-to", metavar="DIR", help="Write the unit files into DIR instead of printing them.")
-def systemd(plan_path: str, daemon: bool, write_to: str | None) -> int:
+@click.option(
+    "--write-to",
+    metavar="DIR",
+    help="Write the unit files into DIR instead of printing them.",
+    shell_complete=complete_dir,
+)
+@host_option("The units for this machine of a fleet plan (sets BACKUPPLAN_HOST).")
+def systemd(plan_path: str, daemon: bool, write_to: str | None, host: str | None) -> int:
     """Print systemd units that run the plan: a timer starting `backupplan apply` at every slot
     (default), or with --daemon a service running `backupplan daemon`.
 
@@ -90,10 +97,11 @@ def systemd(plan_path: str, daemon: bool, write_to: str | None) -> int:
     Examples:
       backupplan systemd --plan /etc/backupplan/backups.yaml
       backupplan systemd --daemon --write-to /etc/systemd/system
+      backupplan systemd --host web-1    # for web-1 of a fleet plan
     """
     from backupplan.commands.timers import systemd_command
 
-    return systemd_command(plan_path, daemon=daemon, write_to=write_to)
+    return systemd_command(plan_path, daemon=daemon, write_to=write_to, host=host)
 
 
 @click.command(context_settings=CONTEXT)
@@ -102,18 +110,21 @@ def systemd(plan_path: str, daemon: bool, write_to: str | None) -> int:
     "--log",
     metavar="FILE",
     help="Append apply's output to FILE (default: discard it; the journal and the site keep every run).",
+    shell_complete=complete_file,
 )
-def cron(plan_path: str, log: str | None) -> int:
+@host_option("The lines for this machine of a fleet plan (sets BACKUPPLAN_HOST).")
+def cron(plan_path: str, log: str | None, host: str | None) -> int:
     """Print crontab lines that start `backupplan apply` at every distinct schedule of the plan.
 
     \b
     Examples:
       backupplan cron --plan /etc/backupplan/backups.yaml | crontab -
       backupplan cron --log /var/log/backupplan.log
+      backupplan cron --host db-1 | ssh db-1 crontab -
     """
     from backupplan.commands.timers import cron_command
 
-    return cron_command(plan_path, log=log)
+    return cron_command(plan_path, log=log, host=host)
 
 
 @click.command("plan", context_settings=CONTEXT)
@@ -123,7 +134,8 @@ def cron(plan_path: str, log: str | None) -> int:
     is_flag=True,
     help="Exit 2 when the plan differs from the applied one, 0 when it does not, 1 on errors.",
 )
-def plan_(plan_path: str, detailed_exitcode: bool) -> int:
+@host_option("Preview the jobs another machine of a fleet plan runs.")
+def plan_(plan_path: str, detailed_exitcode: bool, host: str | None) -> int:
     """Show what changed since the last apply (+ added, ~ changed field by field, - removed) and
     which jobs are due now and why, with the exact command each would run. Writes nothing.
 
@@ -131,10 +143,11 @@ def plan_(plan_path: str, detailed_exitcode: bool) -> int:
     Examples:
       backupplan plan
       backupplan plan --detailed-exitcode --plan /etc/backupplan/backups.yaml
+      backupplan plan --host web-1      # what web-1 runs (docs/fleet.md)
     """
     from backupplan.commands.plan import plan_command
 
-    return plan_command(plan_path, detailed_exitcode=detailed_exitcode)
+    return plan_command(plan_path, detailed_exitcode=detailed_exitcode, host=host)
 
 
 @click.command(context_settings=CONTEXT)

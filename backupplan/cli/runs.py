@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import click
 
+from backupplan.cli.completion import complete_dir, complete_jobs
 from backupplan.cli.options import CONTEXT, plan_option
 
 
 @click.command(context_settings=CONTEXT)
-@click.argument("jobs", nargs=-1, required=True, metavar="JOB...")
+@click.argument("jobs", nargs=-1, required=True, metavar="JOB...", shell_complete=complete_jobs)
 @plan_option
 @click.option("--dry-run", is_flag=True, help="Print the exact command and what would change; write nothing.")
 @click.option("--force", is_flag=True, help="Run paused or disabled jobs too.")
@@ -45,7 +46,7 @@ def run(jobs: tuple[str, ...], plan_path: str, dry_run: bool, force: bool, accep
 
 
 @click.command(context_settings=CONTEXT)
-@click.argument("jobs", nargs=-1, required=True, metavar="JOB...")
+@click.argument("jobs", nargs=-1, required=True, metavar="JOB...", shell_complete=complete_jobs)
 @plan_option
 def pause(jobs: tuple[str, ...], plan_path: str) -> int:
     """Pause jobs: neither the scheduler nor `run` starts them until `backupplan resume`.
@@ -63,7 +64,7 @@ def pause(jobs: tuple[str, ...], plan_path: str) -> int:
 
 
 @click.command(context_settings=CONTEXT)
-@click.argument("jobs", nargs=-1, required=True, metavar="JOB...")
+@click.argument("jobs", nargs=-1, required=True, metavar="JOB...", shell_complete=complete_jobs)
 @plan_option
 def resume(jobs: tuple[str, ...], plan_path: str) -> int:
     """Let paused jobs run again (at their next slot, or now with `backupplan run`).
@@ -78,7 +79,7 @@ def resume(jobs: tuple[str, ...], plan_path: str) -> int:
 
 
 @click.command(context_settings=CONTEXT)
-@click.argument("job", required=False, metavar="[JOB]")
+@click.argument("job", required=False, metavar="[JOB]", shell_complete=complete_jobs)
 @plan_option
 @click.option("--resume", "action", flag_value="resume", help="Run the interrupted jobs again now.")
 @click.option("--pause", "action", flag_value="pause", help="Pause the jobs until `backupplan resume`.")
@@ -103,7 +104,7 @@ def recover(job: str | None, plan_path: str, action: str | None) -> int:
 
 
 @click.command(context_settings=CONTEXT)
-@click.argument("job", metavar="JOB")
+@click.argument("job", metavar="JOB", shell_complete=complete_jobs)
 @plan_option
 @click.option("--prune", is_flag=True, help="Apply the job's keep: policy now.")
 @click.option(
@@ -128,7 +129,7 @@ def snapshots(job: str, plan_path: str, prune: bool, dry_run: bool, as_json: boo
 
 
 @click.command(context_settings=CONTEXT)
-@click.argument("job", metavar="JOB")
+@click.argument("job", metavar="JOB", shell_complete=complete_jobs)
 @plan_option
 @click.option("--checksum", is_flag=True, help="Compare contents, not just sizes and times.")
 @click.option(
@@ -157,7 +158,7 @@ def verify(job: str, plan_path: str, checksum: bool, metadata: bool) -> int:
 
 
 @click.command(context_settings=CONTEXT)
-@click.argument("job", metavar="JOB")
+@click.argument("job", metavar="JOB", shell_complete=complete_jobs)
 @plan_option
 @click.option(
     "--to",
@@ -165,6 +166,7 @@ def verify(job: str, plan_path: str, checksum: bool, metadata: bool) -> int:
     default=None,
     metavar="PATH",
     help="The folder to restore into.",
+    shell_complete=complete_dir,
 )
 @click.option(
     "--snapshot", metavar="ID|latest", default=None, help="The snapshot to restore [default: latest]."

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from backupplan.cli.completion import complete_dir, complete_file, complete_jobs, complete_runs
 from backupplan.cli.options import CONTEXT, plan_option, state_dir_option
 
 
@@ -63,7 +64,14 @@ class MonitoringCommand(click.Command):
     help="Judge this published status.json (a path, - for stdin, or an http(s):// URL) instead of "
     "the plan's state; the plan is not read.",
 )
-@click.option("--job", "jobs", multiple=True, metavar="JOB", help="Judge only this job (repeatable).")
+@click.option(
+    "--job",
+    "jobs",
+    multiple=True,
+    metavar="JOB",
+    help="Judge only this job (repeatable).",
+    shell_complete=complete_jobs,
+)
 @click.option(
     "--late-critical",
     default="1d",
@@ -137,8 +145,8 @@ def check(
 
 
 @click.command(context_settings=CONTEXT)
-@click.argument("job", metavar="JOB")
-@click.argument("run", required=False, metavar="[RUN]")
+@click.argument("job", metavar="JOB", shell_complete=complete_jobs)
+@click.argument("run", required=False, metavar="[RUN]", shell_complete=complete_runs)
 @plan_option
 @state_dir_option
 @click.option("--grep", metavar="REGEX", help="Only paths matching this regular expression (any case).")
@@ -162,7 +170,7 @@ def changes(
 
 
 @click.command(context_settings=CONTEXT)
-@click.argument("job", metavar="JOB")
+@click.argument("job", metavar="JOB", shell_complete=complete_jobs)
 @plan_option
 @state_dir_option
 @click.option(
@@ -184,10 +192,16 @@ def history(job: str, plan_path: str, state_dir: str | None, limit: int, as_json
 
 
 @click.command(context_settings=CONTEXT)
-@click.argument("job", required=False, metavar="[JOB]")
+@click.argument("job", required=False, metavar="[JOB]", shell_complete=complete_jobs)
 @plan_option
 @state_dir_option
-@click.option("--run", "run", metavar="ID", help="Only this run (its id, or the start of it).")
+@click.option(
+    "--run",
+    "run",
+    metavar="ID",
+    help="Only this run (its id, or the start of it).",
+    shell_complete=complete_runs,
+)
 @click.option("--last", is_flag=True, help="Only the newest run (of JOB, or of any job).")
 @click.option("--grep", metavar="REGEX", help="Only lines matching this regular expression (any case).")
 @click.option("--since", metavar="DURATION", help="Only lines from the last DURATION, e.g. 30m, 2h, 1d.")
@@ -200,7 +214,12 @@ def history(job: str, plan_path: str, state_dir: str | None, limit: int, as_json
     help="How many lines, the newest last (0: all).",
 )
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines while runs are running.")
-@click.option("--export", metavar="FILE", help="Write the lines to FILE as plain text (mode 0600) instead.")
+@click.option(
+    "--export",
+    metavar="FILE",
+    help="Write the lines to FILE as plain text (mode 0600) instead.",
+    shell_complete=complete_file,
+)
 def logs(
     job: str | None,
     plan_path: str,
@@ -294,6 +313,7 @@ def site_build(plan_path: str) -> int:
     metavar="PATH",
     default=None,
     help="The site folder to serve [default: the plan's settings.site_dir].",
+    shell_complete=complete_dir,
 )
 @plan_option
 def site_serve(port: int, directory: str | None, plan_path: str) -> int:
@@ -347,7 +367,7 @@ def notify() -> None:
 
 
 @notify.command("test", context_settings=CONTEXT)
-@click.argument("job", required=False, metavar="[JOB]")
+@click.argument("job", required=False, metavar="[JOB]", shell_complete=complete_jobs)
 @plan_option
 def notify_test(job: str | None, plan_path: str) -> int:
     """Send a test message to each notification target: the targets of JOB (settings.notify plus

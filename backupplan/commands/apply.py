@@ -25,6 +25,8 @@ def apply_command(plan_path: str, *, dry_run: bool, now: datetime | None = None)
     from backupplan.plan.load import load_plan
 
     loaded = load_plan(plan_path)
+    if loaded.in_fleet:
+        click.echo(loaded.acting_as())
     if dry_run:
         return _dry_run(loaded, now or datetime.now(UTC))
     daemon = lock_holder(loaded.state_dir, DAEMON_LOCK) if loaded.state_dir.exists() else None

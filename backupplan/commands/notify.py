@@ -9,8 +9,6 @@ listed (they are pinged at the job's next run).
 
 from __future__ import annotations
 
-import socket
-
 import click
 
 from backupplan.errors import BackupplanError
@@ -47,7 +45,7 @@ def notify_test_command(plan_path: str, job: str | None) -> int:
         )
         return 1
 
-    host = socket.gethostname()
+    host = loaded.host
     failed = 0
     for target in targets:
         message = render_test(host=host, events=target.on, job=job, plan=loaded.display_path)

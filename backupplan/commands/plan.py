@@ -32,13 +32,30 @@ def read_reconciliation(loaded: LoadedPlan, now: datetime) -> Reconciliation:
         return reconcile(loaded, journal.state, read_applied(loaded.state_dir), now, busy=busy)
 
 
-def plan_command(plan_path: str, *, detailed_exitcode: bool, now: datetime | None = None) -> int:
-    """Print the diff and the due jobs; with `detailed_exitcode`, exit 2 when the plan changed."""
+def plan_command(
+    plan_path: str, *, detailed_exitcode: bool, now: datetime | None = None, host: str | None = None
+) -> int:
+    """Print the diff and the due jobs; with `detailed_exitcode`, exit 2 when the plan changed.
+    `host`: preview another machine of a fleet plan (its jobs, as if they never ran there: its
+    journal is on that machine)."""
     from backupplan.plan.load import load_plan
     from backupplan.scheduler.report import diff_lines, due_lines
 
-    loaded = load_plan(plan_path)
-    reconciliation = read_reconciliation(loaded, now or datetime.now(UTC))
+    loaded = load_plan(plan_path, host=host)
+    here = load_plan(plan_path).host if host is not None else loaded.host
+    if host is not None and host.lower() != here.lower():
+        from backupplan.journal.state import State
+        from backupplan.scheduler.reconcile import reconcile
+
+        click.echo(f"preview: {loaded.acting_as()} (this machine is {here})")
+        click.echo("its journal is on that machine: shown here as if nothing had run there yet")
+        click.echo("")
+        reconciliation = reconcile(loaded, State(), None, now or datetime.now(UTC))
+    else:
+        if loaded.in_fleet:
+            click.echo(loaded.acting_as())
+            click.echo("")
+        reconciliation = read_reconciliation(loaded, now or datetime.now(UTC))
     for line in [*diff_lines(reconciliation), "", *due_lines(reconciliation)]:
         click.echo(line)
     changed = reconciliation.applied is None or not reconciliation.diff.empty

@@ -55,7 +55,7 @@ def make_session(loaded: LoadedPlan, journal: Journal, on_event: Callable[[Any],
         from backupplan.notify.spool import Spool
 
         notifications = Notifications(
-            plan, on_failure=notify_failed, spool=Spool(loaded.state_dir / "outbox")
+            plan, on_failure=notify_failed, host=loaded.host, spool=Spool(loaded.state_dir / "outbox")
         )
         notifications.replay()  # what a process that died (or exited) before sending left behind
     return Session(

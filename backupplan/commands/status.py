@@ -72,6 +72,8 @@ def status_command(
     if as_json:
         click.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())
     else:
+        if location.plan is not None and location.plan.in_fleet:
+            click.echo(location.plan.acting_as())
         click.echo(render_status(document, location.timezone))
     unwritable = any(problem["kind"] == "unwritable" for problem in document["journal"]["problems"])
     return 1 if unwritable or document["state_dir"]["problem"] else 0
@@ -180,4 +182,17 @@ def render_status(document: dict[str, Any], zone: tzinfo) -> str:
     space = document.get("state_dir") or {}
     if space.get("problem"):
         lines.append(f"State dir {space['path']} {space['problem']}.")
+    publish = document.get("publish")
+    if publish:
+        lines.append(publish_line(publish, zone))
     return "\n".join(lines)
+
+
+def publish_line(publish: dict[str, Any], zone: tzinfo) -> str:
+    """One line on where this host publishes its status and how the last upload went."""
+    if publish["error"]:
+        since = local_time(publish["failing_since"], zone)
+        return f"Publishing to {publish['to']} FAILS since {since}: {publish['error']}"
+    if publish["last_ok"]:
+        return f"Publishing to {publish['to']}: last upload {local_time(publish['last_ok'], zone)}."
+    return f"Publishing to {publish['to']}: nothing uploaded yet."

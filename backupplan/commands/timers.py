@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from backupplan.plan.load import load_plan
+from backupplan.plan.load import LoadedPlan, load_plan
 from backupplan.scheduler.timers import crontab_lines, systemd_units
 
 
@@ -20,9 +20,10 @@ def executable() -> str:
     return f"{shlex.quote(sys.executable)} -m backupplan"
 
 
-def systemd_command(plan_path: str, *, daemon: bool, write_to: str | None) -> int:
-    loaded = load_plan(plan_path)
-    units = systemd_units(loaded, executable(), daemon=daemon)
+def systemd_command(plan_path: str, *, daemon: bool, write_to: str | None, host: str | None = None) -> int:
+    loaded = load_plan(plan_path, host=host)
+    _say_host(loaded, host)
+    units = systemd_units(loaded, executable(), daemon=daemon, host=host)
     if write_to:
         folder = Path(write_to)
         folder.mkdir(parents=True, exist_ok=True)
@@ -38,8 +39,15 @@ def systemd_command(plan_path: str, *, daemon: bool, write_to: str | None) -> in
     return 0
 
 
-def cron_command(plan_path: str, *, log: str | None) -> int:
-    loaded = load_plan(plan_path)
-    for line in crontab_lines(loaded, executable(), Path(log).absolute() if log else None):
+def cron_command(plan_path: str, *, log: str | None, host: str | None = None) -> int:
+    loaded = load_plan(plan_path, host=host)
+    _say_host(loaded, host)
+    for line in crontab_lines(loaded, executable(), Path(log).absolute() if log else None, host=host):
         click.echo(line)
     return 0
+
+
+def _say_host(loaded: LoadedPlan, host: str | None) -> None:
+    """In a fleet plan, say (on stderr: the output is piped to files) which host these are for."""
+    if host is not None or loaded.in_fleet:
+        click.echo(f"# {loaded.acting_as()}", err=True)

@@ -14,6 +14,8 @@ def validate_command(path: str, *, without_env: bool = False) -> int:
     loaded = load_plan(path, without_env=without_env)
     for note in loaded.notes:
         click.echo(f"note: {note.render()}")
+    for warning in loaded.warnings:
+        click.echo(f"warning: {warning.render()}")
     jobs = loaded.jobs
     scheduled = sum(1 for job in jobs.values() if job.schedule)
     disabled = sum(1 for job in jobs.values() if not job.enabled)
@@ -27,6 +29,8 @@ def validate_command(path: str, *, without_env: bool = False) -> int:
     if engines:
         parts.append("engines: " + ", ".join(engines))
     click.echo(f"{loaded.display_path}: valid ({'; '.join(parts)})")
+    if loaded.in_fleet:
+        click.echo(loaded.acting_as())
     return 0
 
 

@@ -6,7 +6,7 @@ from backupplan.doctor.dumps import dump_checks
 from backupplan.doctor.locations import location_checks
 from backupplan.doctor.model import SECTIONS, Check, Context, Report
 from backupplan.doctor.plan import job_checks, load_checks
-from backupplan.doctor.site import site_checks
+from backupplan.doctor.site import publish_checks, site_checks
 from backupplan.doctor.state import (
     folder_checks,
     interruption_checks,
@@ -61,6 +61,7 @@ def diagnose(plan_path: str, context: Context) -> Report:
         checks += location_checks(loaded, context)
         checks += dump_checks(loaded, context)
         checks += site_checks(loaded.site_dir, loaded.timezone, context.now)
+        checks += publish_checks(loaded, loaded.timezone)
     checks += system_checks(loaded, context)
     order = {section: index for index, section in enumerate(SECTIONS)}
     checks.sort(key=lambda check: order.get(check.section, len(order)))

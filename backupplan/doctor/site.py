@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from backupplan.doctor.files import can, kind_of, nearest_existing, why_not_writable
-from backupplan.doctor.model import Check, when
+from backupplan.doctor.model import Check, Status, when
+
+if TYPE_CHECKING:
+    from backupplan.plan.load import LoadedPlan
 
 
 def site_checks(site_dir: Path, zone: tzinfo, now: datetime) -> list[Check]:
@@ -61,3 +64,30 @@ def last_build(site_dir: Path) -> str | None:
         return None
     stamp = document.get("generated_at") if isinstance(document, dict) else None
     return stamp if isinstance(stamp, str) else None
+
+
+def publish_checks(loaded: LoadedPlan, zone: tzinfo) -> list[Check]:
+    """With `settings.publish`: how this host's last uploads for the fleet page went (from the
+    state dir's record: doctor uploads nothing), and whether rclone is there to make them."""
+    import shutil
+
+    from backupplan.status.facts import publish_facts
+
+    facts = publish_facts(loaded)
+    if facts is None:
+        return []
+    to = facts["to"]
+    status: Status
+    hint = None
+    if shutil.which("rclone") is None:
+        status, text = "fail", f"rclone is not installed: nothing is published to {to}"
+        hint = "install rclone (apt install rclone): publishing uploads through it"
+    elif facts["error"]:
+        status = "fail"
+        text = f"uploads to {to} fail since {when(facts['failing_since'], zone)}: {facts['error']}"
+        hint = "check the target and its credentials (settings.publish.env); backups go on meanwhile"
+    elif facts["last_ok"]:
+        status, text = "ok", f"published to {to}, last at {when(facts['last_ok'], zone)}"
+    else:
+        status, text = "info", f"nothing published to {to} yet: the next run or heartbeat does"
+    return [Check("site", "publish", status, text, hint, facts)]

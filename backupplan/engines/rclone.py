@@ -91,6 +91,18 @@ def refuse_inline_secrets(text: str, role: str) -> None:
             )
 
 
+# rclone's log lines start with a date and a level: `2026/12/06 16:17:36 ERROR : `
+_LOG_PREFIX = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (?:[A-Z]+\s*: )?")
+
+
+def last_complaint(stderr: bytes, exit_code: int | None) -> str:
+    """Given what a short rclone command printed on stderr, return its last complaint without
+    the date and level (or its exit code when it said nothing), at most 400 characters."""
+    lines = [_LOG_PREFIX.sub("", line).strip() for line in stderr.decode(errors="replace").splitlines()]
+    said = [line for line in lines if line]
+    return (said[-1] if said else f"rclone exit {exit_code}")[:400]
+
+
 def _message(data: Mapping[str, Any]) -> str:
     message = str(data.get("msg", ""))
     target = data.get("object")

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from backupplan.plan.locations import contains, parse_location, real
-from backupplan.plan.model import Job
+from backupplan.plan.model import Job, Settings
+from backupplan.plan.model.fleet import could_share, selects
 
 
 @dataclass(frozen=True)
@@ -17,10 +18,12 @@ class JobProblem:
     hint: str
 
 
-def check_jobs(jobs: dict[str, Job], base_dir: Path) -> Iterator[tuple[str, JobProblem]]:
-    """Yield (job id, problem) for what is wrong between jobs: a destination that overlaps the
-    folder where another job keeps its snapshots (its runs take over, clone and prune what is
-    there). Reported on the later of the two jobs."""
+def check_jobs(
+    jobs: dict[str, Job], base_dir: Path, known_hosts: list[str] | None = None
+) -> Iterator[tuple[str, JobProblem]]:
+    """Yield (job id, problem) for what is wrong between jobs that may run on one machine: a
+    destination that overlaps the folder where another job keeps its snapshots (its runs take
+    over, clone and prune what is there). Reported on the later of the two jobs."""
     seen: list[tuple[str, str, bool]] = []  # (job id, real destination, keeps snapshots) so far
     for job_id, job in jobs.items():
         destination = parse_location(job.destination, job.engine, base_dir)
@@ -29,6 +32,8 @@ def check_jobs(jobs: dict[str, Job], base_dir: Path) -> Iterator[tuple[str, JobP
         path = real(destination.path)
         keeps = job.snapshots is not None
         for other, other_path, other_keeps in seen:
+            if not could_share(job.hosts, jobs[other].hosts, known_hosts or []):
+                continue
             if (keeps or other_keeps) and (contains(path, other_path) or contains(other_path, path)):
                 owner, folder = (other, other_path) if other_keeps else (job_id, path)
                 message = f"destination overlaps the snapshots of job {owner} ({folder})"
@@ -39,6 +44,24 @@ def check_jobs(jobs: dict[str, Job], base_dir: Path) -> Iterator[tuple[str, JobP
                 yield job_id, JobProblem(("destination",), message, hint)
                 break
         seen.append((job_id, path, keeps))
+
+
+def check_fleet(jobs: dict[str, Job], settings: Settings) -> Iterator[tuple[str, JobProblem]]:
+    """Yield (job id, warning) for `hosts:` selectors that match none of `settings.fleet.hosts`
+    (a misspelt name runs the job nowhere), and ("", warning) for a `settings.host` not listed."""
+    if settings.fleet is None or not settings.fleet.hosts:
+        return
+    known = settings.fleet.hosts
+    listed = ", ".join(known)
+    for job_id, job in jobs.items():
+        for index, selector in enumerate(job.hosts or []):
+            if not any(selects([selector], name) for name in known):
+                message = f"{selector!r} matches none of settings.fleet.hosts ({listed})"
+                hint = "fix the name, or add the machine to settings.fleet.hosts"
+                yield job_id, JobProblem(("hosts", index), message, hint)
+    if settings.host is not None and settings.host.lower() not in {name.lower() for name in known}:
+        message = f"{settings.host!r} is not in settings.fleet.hosts ({listed})"
+        yield "", JobProblem(("settings", "host"), message, "add it to settings.fleet.hosts")
 
 
 def check_job(job_id: str, job: Job, base_dir: Path) -> Iterator[JobProblem]:

@@ -20,20 +20,21 @@ from backupplan.errors import PlanError, Problem
 from backupplan.plan import checks
 from backupplan.plan.interpolate import InterpolationProblem, interpolate_tree
 from backupplan.plan.locate import Locator, dotted, find_tag
-from backupplan.plan.messages import problems_from_validation, suggest
-from backupplan.plan.model import JOB_ID, JOB_ID_HINT, Job, Plan, Settings
+from backupplan.plan.messages import suggest
+from backupplan.plan.model import Job, Plan, Settings, selects
 from backupplan.plan.parse import parse_yaml, read_plan_text
+from backupplan.plan.sections import (
+    inherit,
+    kind,
+    validate_defaults,
+    validate_job,
+    validate_settings,
+)
 from backupplan.secrets import SecretRegistry, registry
 
 TOP_LEVEL_KEYS = ("version", "settings", "defaults", "jobs")
 SUPPORTED_VERSION = 1
-# Stand-ins for the required job fields, so that `defaults` can be checked on its own.
 _UNPARSED = object()
-_DEFAULTS_STUB = {
-    "engine": "rsync",
-    "source": "/defaults-check-source",
-    "destination": "/defaults-check-destination",
-}
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,12 @@ class LoadedPlan:
     digest: str
     # `validate --no-env`: what could not be checked without the environment's values
     notes: tuple[Problem, ...] = ()
+    # What is valid but likely a mistake (a `hosts:` selector matching no host of `settings.fleet`)
+    warnings: tuple[Problem, ...] = ()
+    # The host this plan acts as, and the jobs of the file whose `hosts:` do not select it
+    # (`plan.jobs` holds this host's jobs only). See docs/fleet.md.
+    host: str = ""
+    elsewhere: tuple[str, ...] = ()
 
     @property
     def base_dir(self) -> Path:
@@ -63,6 +70,20 @@ class LoadedPlan:
     @property
     def jobs(self) -> dict[str, Job]:
         return self.plan.jobs
+
+    @property
+    def in_fleet(self) -> bool:
+        """Whether the plan is written for many machines (any `hosts:`, `settings.fleet` or
+        `settings.publish`): commands then say which host they act as."""
+        settings = self.plan.settings
+        return bool(self.elsewhere or settings.fleet or settings.publish or settings.host) or any(
+            job.hosts is not None for job in self.plan.jobs.values()
+        )
+
+    def acting_as(self) -> str:
+        """One line for commands to print in a fleet plan: the host and how many jobs it runs."""
+        total = len(self.jobs) + len(self.elsewhere)
+        return f"acting as host {self.host}: {len(self.jobs)} of {total} jobs run here"
 
     def resolve(self, text: str) -> Path:
         """Expand `~` and resolve `text` against the plan's folder."""
@@ -97,8 +118,12 @@ def load_plan(
     environ: Mapping[str, str] | None = None,
     secrets: SecretRegistry | None = None,
     without_env: bool = False,
+    host: str | None = None,
 ) -> LoadedPlan:
     """Given the plan's path, return the LoadedPlan; raise PlanError listing every problem.
+
+    `host` (`plan --host NAME`) acts as another machine; else the host is `settings.host`, else
+    $BACKUPPLAN_HOST, else the hostname, and `plan.jobs` keeps the jobs whose `hosts:` select it.
 
     `without_env` (`validate --no-env`, for CI and pre-commit, which hold no secrets): an unset
     ${VAR} is a placeholder, and a problem with a value that holds one is a note in
@@ -115,9 +140,16 @@ def load_plan(
         except PlanError:
             fast = _UNPARSED  # the round-trip parser below gives the better-worded error
         if fast is not _UNPARSED:
-            result = _build(fast, display, absolute, environ, secrets, locator=None, without_env=without_env)
-            if isinstance(result, LoadedPlan):
+            result = _build(fast, display, absolute, environ, secrets, None, without_env, host)
+            if isinstance(result, LoadedPlan) and not result.warnings:
                 return result
+            if isinstance(result, LoadedPlan):
+                # warnings are rare: parse again to give each its line
+                located = parse_yaml(text, display, round_trip=True)
+                relocated = _build(
+                    located, display, absolute, environ, secrets, Locator(located), without_env, host
+                )
+                return relocated if isinstance(relocated, LoadedPlan) else result
     # Something is wrong: parse again keeping positions, and report every problem with its place.
     located = parse_yaml(text, display, round_trip=True)
     tagged = find_tag(located)
@@ -135,9 +167,7 @@ def load_plan(
                 )
             ]
         )
-    result = _build(
-        located, display, absolute, environ, secrets, locator=Locator(located), without_env=without_env
-    )
+    result = _build(located, display, absolute, environ, secrets, Locator(located), without_env, host)
     if isinstance(result, LoadedPlan):  # pragma: no cover - both parsers agree on valid input
         return result
     raise PlanError(sorted(result, key=lambda problem: (problem.line or 0, problem.column or 0)))
@@ -151,16 +181,28 @@ def _build(
     secrets: SecretRegistry,
     locator: Locator | None,
     without_env: bool = False,
+    host: str | None = None,
 ) -> LoadedPlan | list[Problem]:
     problems: list[Problem] = []
     notes: list[Problem] = []
+    warnings: list[Problem] = []
     unexpanded: set[tuple[str | int, ...]] = set()
     unset: dict[tuple[str | int, ...], set[str]] | None = {} if without_env else None
+
+    def warn(path: tuple[str | int, ...], message: str, hint: str) -> None:
+        line, column = locator.locate(path) if locator else (None, None)
+        warnings.append(Problem(display, message, line, column, dotted(path), hint))
 
     def add(path: tuple[str | int, ...], message: str, hint: str = "", *, at_key: bool = False) -> None:
         if path in unexpanded:
             return  # the value could not be expanded; that problem is already reported
         line, column = locator.locate(path, at_key=at_key) if locator else (None, None)
+        elsewhere = _unset_under(foreign_unset, path)
+        if elsewhere:
+            variables = ", ".join(f"${{{name}}}" for name in sorted(elsewhere))
+            text = f"not checked on this host: {variables} not set, used by a job of other hosts ({message})"
+            notes.append(Problem(display, text, line, column, dotted(path), "checked where it runs"))
+            return
         names = _unset_under(unset, path)
         if names:
             variables = ", ".join(f"${{{name}}}" for name in sorted(names))
@@ -184,7 +226,7 @@ def _build(
         problems.append(
             Problem(
                 display,
-                f"the plan must be a mapping, not {_kind(document)}",
+                f"the plan must be a mapping, not {kind(document)}",
                 1,
                 1,
                 hint="the top level holds version, settings, defaults and jobs",
@@ -196,7 +238,26 @@ def _build(
         add(problem.path, problem.message, problem.hint)
         unexpanded.add(problem.path)
 
-    data: dict[str, Any] = interpolate_tree(document, environ, secrets, report, unset=unset)  # type: ignore[assignment]
+    # The jobs of other hosts may use variables only set there (their secrets): unset ones are
+    # placeholders here, as with --no-env, and what they hold is checked where the job runs.
+    foreign_unset: dict[tuple[str | int, ...], set[str]] = {}
+    foreign = _foreign_jobs(document, environ, host)
+    data: dict[str, Any] = {}
+    for key, value in document.items():
+        if key == "jobs" and foreign and isinstance(value, Mapping):
+            data[key] = {
+                job_id: interpolate_tree(
+                    job,
+                    environ,
+                    secrets,
+                    report,
+                    ("jobs", job_id),
+                    foreign_unset if job_id in foreign else unset,
+                )
+                for job_id, job in value.items()
+            }
+        else:
+            data[key] = interpolate_tree(value, environ, secrets, report, (key,), unset)
 
     for key in data:
         if key not in TOP_LEVEL_KEYS:
@@ -211,7 +272,7 @@ def _build(
             f"this backupplan reads version {SUPPORTED_VERSION}; a newer plan needs a newer backupplan",
         )
 
-    settings = _validate_settings(data.get("settings"), add)
+    settings = validate_settings(data.get("settings"), add)
     timezone = _timezone(settings)
     context = {"timezone": timezone}
 
@@ -221,12 +282,12 @@ def _build(
     elif not isinstance(defaults, Mapping):
         add(
             ("defaults",),
-            f"expected a mapping of job fields, not {_kind(defaults)}",
+            f"expected a mapping of job fields, not {kind(defaults)}",
             "e.g. defaults: {engine: rsync, schedule: '@daily'}",
         )
         defaults = {}
     else:
-        _validate_defaults(defaults, add, context)
+        validate_defaults(defaults, add, context)
 
     jobs: dict[str, Job] = {}
     raw_jobs = data.get("jobs")
@@ -235,26 +296,34 @@ def _build(
     elif not isinstance(raw_jobs, Mapping):
         add(
             ("jobs",),
-            f"expected a mapping of job id to job, not {_kind(raw_jobs)}",
+            f"expected a mapping of job id to job, not {kind(raw_jobs)}",
             "write `jobs:` then one `id:` per job, each with its fields indented below it",
         )
         raw_jobs = {}
     for job_id, raw in raw_jobs.items():
-        job = _validate_job(job_id, raw, defaults, add, context)
+        job = validate_job(job_id, raw, defaults, add, context)
         if job is not None:
-            job = _inherit(job, settings or Settings())
+            job = inherit(job, settings or Settings())
             for check in checks.check_job(str(job_id), job, absolute.parent):
                 add(("jobs", str(job_id), *check.path), check.message, check.hint)
             jobs[str(job_id)] = job
 
-    for job_id, check in checks.check_jobs(jobs, absolute.parent):
+    fleet = settings.fleet.hosts if settings is not None and settings.fleet is not None else []
+    for job_id, check in checks.check_jobs(jobs, absolute.parent, fleet):
         add(("jobs", job_id, *check.path), check.message, check.hint)
     if problems or settings is None:
         return problems
-    plan = Plan(version=1, settings=settings, defaults=dict(defaults), jobs=jobs)
+    for job_id, check in checks.check_fleet(jobs, settings):
+        warn(("jobs", job_id, *check.path) if job_id else check.path, check.message, check.hint)
+    acting = host or settings.host or _named_host(environ)
+    here = {job_id: job for job_id, job in jobs.items() if selects(job.hosts, acting)}
+    plan = Plan(version=1, settings=settings, defaults=dict(defaults), jobs=here)
     if unset:
         names = ", ".join(f"${{{name}}}" for name in sorted(set().union(*unset.values())))
         notes.append(Problem(display, f"not set here (their values were not checked): {names}"))
+    if foreign_unset:
+        names = ", ".join(f"${{{name}}}" for name in sorted(set().union(*foreign_unset.values())))
+        notes.append(Problem(display, f"not set on this host, used only by jobs of other hosts: {names}"))
     return LoadedPlan(
         path=absolute,
         display_path=display,
@@ -262,6 +331,9 @@ def _build(
         timezone=timezone,
         digest=_digest(plan),
         notes=tuple(notes),
+        warnings=tuple(warnings),
+        host=acting,
+        elsewhere=tuple(job_id for job_id in jobs if job_id not in here),
     )
 
 
@@ -279,107 +351,6 @@ def _unset_under(
     return found
 
 
-def _validate_settings(raw: Any, add: Any) -> Settings | None:
-    from pydantic import ValidationError
-
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, Mapping):
-        add(("settings",), f"expected a mapping, not {_kind(raw)}", "e.g. settings: {max_parallel: 2}")
-        return None
-    try:
-        return Settings.model_validate(raw)
-    except ValidationError as error:
-        for problem in problems_from_validation(error, ("settings",), Settings):
-            add(problem.path, problem.message, problem.hint, at_key=problem.at_key)
-        return None
-
-
-def _validate_defaults(defaults: Mapping[str, Any], add: Any, context: dict[str, Any]) -> None:
-    from pydantic import ValidationError
-
-    trial = {**_DEFAULTS_STUB, **defaults}
-    try:
-        Job.model_validate(trial, context=context)
-    except ValidationError as error:
-        for problem in problems_from_validation(error, ("defaults",), Job):
-            if len(problem.path) > 1 and problem.path[1] in defaults:
-                add(problem.path, problem.message, problem.hint, at_key=problem.at_key)
-
-
-def _validate_job(
-    job_id: Any,
-    raw: Any,
-    defaults: Mapping[str, Any],
-    add: Any,
-    context: dict[str, Any],
-) -> Job | None:
-    from pydantic import ValidationError
-
-    path: tuple[str | int, ...] = ("jobs", str(job_id))
-    valid_id = isinstance(job_id, str) and JOB_ID.match(job_id) is not None
-    if not valid_id and not isinstance(job_id, str):
-        add(path, f"job id {job_id} is not text", f"quote it: '{job_id}'", at_key=True)
-    elif not valid_id:
-        add(path, f"bad job id {str(job_id)!r}", JOB_ID_HINT + f", e.g. {_slug(str(job_id))!r}", at_key=True)
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, Mapping):
-        add(
-            path,
-            f"expected the job's fields as a mapping, not {_kind(raw)}",
-            "indent engine, source, destination … below the job id",
-        )
-        return None
-    merged = merge_defaults(defaults, raw)
-    try:
-        job = Job.model_validate(merged, context=context)
-    except ValidationError as error:
-        for problem in problems_from_validation(error, path, Job):
-            relative = problem.path[len(path) :]
-            if problem.kind != "missing" and _from_defaults(relative, raw, defaults):
-                continue  # reported once, at defaults
-            add(problem.path, problem.message, problem.hint, at_key=problem.at_key)
-        return None
-    return job if valid_id else None
-
-
-def merge_defaults(defaults: Mapping[str, Any], job: Mapping[str, Any]) -> dict[str, Any]:
-    """Merge `defaults` under `job`: mappings merge key by key; lists and values from the job win."""
-    merged: dict[str, Any] = dict(defaults)
-    for key, value in job.items():
-        below = merged.get(key)
-        if isinstance(below, Mapping) and isinstance(value, Mapping):
-            merged[key] = merge_defaults(below, value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def _from_defaults(relative: tuple[str | int, ...], job: Any, defaults: Any) -> bool:
-    for part in relative:
-        if isinstance(job, Mapping):
-            if part in job:
-                job = job[part]
-                defaults = defaults.get(part) if isinstance(defaults, Mapping) else None
-                continue
-            return isinstance(defaults, Mapping) and part in defaults
-        return False
-    return False
-
-
-def _inherit(job: Job, settings: Settings) -> Job:
-    """Fill the job fields that default to a setting."""
-    update: dict[str, Any] = {}
-    if job.bandwidth is None:
-        update["bandwidth"] = settings.bandwidth
-    if job.timeout is None:
-        update["timeout"] = settings.timeout
-    if job.retries is None:
-        update["retries"] = settings.retries
-    return job.model_copy(update=update) if update else job
-
-
 def _timezone(settings: Settings | None) -> tzinfo:
     from backupplan.plan.schedule import resolve_timezone
 
@@ -393,22 +364,36 @@ def _digest(plan: Plan) -> str:
     return "sha256:" + hashlib.sha256(normal.encode()).hexdigest()
 
 
-def _kind(value: Any) -> str:
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    return type(value).__name__
+def _foreign_jobs(document: Mapping[str, Any], environ: Mapping[str, str], host: str | None) -> set[str]:
+    """The ids of the jobs that plainly run on other hosts: their `hosts:` (or the defaults')
+    is a list of plain names and globs that does not select the host this plan acts as."""
+    jobs, defaults = document.get("jobs"), document.get("defaults")
+    if not isinstance(jobs, Mapping):
+        return set()
+    settings = document.get("settings")
+    named = settings.get("host") if isinstance(settings, Mapping) else None
+    if host is None and isinstance(named, str) and "${" not in named:
+        host = named
+    acting = host or _named_host(environ)
+    foreign = set()
+    for job_id, job in jobs.items():
+        selectors = job.get("hosts") if isinstance(job, Mapping) and "hosts" in job else None
+        if selectors is None and isinstance(defaults, Mapping):
+            selectors = defaults.get("hosts")
+        plain = isinstance(selectors, list) and all(
+            isinstance(item, str) and "${" not in item for item in selectors
+        )
+        if plain and selectors and not selects(selectors, acting):
+            foreign.add(str(job_id))
+    return foreign
 
 
-def _slug(text: str) -> str:
-    import re
+def _named_host(environ: Mapping[str, str]) -> str:
+    """$BACKUPPLAN_HOST (of the plan's environment, else the process's), else the hostname."""
+    return environ.get("BACKUPPLAN_HOST") or os.environ.get("BACKUPPLAN_HOST") or _hostname()
 
-    slug = re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-_")
-    return (slug or "job")[:64]
+
+def _hostname() -> str:
+    import socket
+
+    return socket.gethostname()

@@ -16,6 +16,7 @@ from pydantic_core import PydanticUndefined
 
 from backupplan.plan.model import (
     Dump,
+    Fleet,
     Guard,
     Heartbeat,
     Hook,
@@ -27,6 +28,7 @@ from backupplan.plan.model import (
     NotifyTarget,
     Plan,
     Preserve,
+    Publish,
     Retries,
     Settings,
     Snapshots,
@@ -42,6 +44,8 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("log_retention", LogRetention, "settings.log_retention."),
     ("notify entries", NotifyTarget, "notify[]."),
     ("heartbeat", Heartbeat, "settings.heartbeat."),
+    ("fleet", Fleet, "settings.fleet."),
+    ("publish", Publish, "settings.publish."),
     ("guard", Guard, "jobs.<id>.guard."),
     ("preserve", Preserve, "jobs.<id>.preserve."),
     ("ssh", Ssh, "jobs.<id>.ssh."),

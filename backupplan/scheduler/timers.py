@@ -102,10 +102,14 @@ def _day(value: str) -> str:
     return value[:3].capitalize()
 
 
-def systemd_units(loaded: LoadedPlan, executable: str, *, daemon: bool) -> dict[str, str]:
-    """Return unit file names and contents: a daemon service, or a oneshot `apply` service + timer."""
+def systemd_units(
+    loaded: LoadedPlan, executable: str, *, daemon: bool, host: str | None = None
+) -> dict[str, str]:
+    """Return unit file names and contents: a daemon service, or a oneshot `apply` service + timer.
+    `host`: the machine of a fleet plan they are for (`Environment=BACKUPPLAN_HOST=`)."""
     plan = shlex.quote(str(loaded.path))
     workdir = str(loaded.base_dir)
+    environment = "" if host is None else f"Environment=BACKUPPLAN_HOST={host}\n"
     if daemon:
         return {
             "backupplan.service": (
@@ -114,7 +118,7 @@ def systemd_units(loaded: LoadedPlan, executable: str, *, daemon: bool) -> dict[
                 "Wants=network-online.target\nAfter=network-online.target\n\n"
                 "[Service]\n"
                 "Type=simple\n"
-                f"WorkingDirectory={workdir}\n"
+                f"WorkingDirectory={workdir}\n{environment}"
                 f"ExecStart={executable} daemon --plan {plan}\n"
                 "ExecReload=/bin/kill -HUP $MAINPID\n"
                 "Restart=on-failure\nRestartSec=30s\n"
@@ -141,7 +145,7 @@ def systemd_units(loaded: LoadedPlan, executable: str, *, daemon: bool) -> dict[
             "[Unit]\nDescription=backupplan apply: run the backups that are due\n"
             "Wants=network-online.target\nAfter=network-online.target\n\n"
             "[Service]\nType=oneshot\n"
-            f"WorkingDirectory={workdir}\n"
+            f"WorkingDirectory={workdir}\n{environment}"
             f"ExecStart={executable} apply --plan {plan}\n"
             "# EnvironmentFile=/etc/backupplan/secrets.env\n"
         ),
@@ -155,8 +159,11 @@ def systemd_units(loaded: LoadedPlan, executable: str, *, daemon: bool) -> dict[
     }
 
 
-def crontab_lines(loaded: LoadedPlan, executable: str, log: Path | None = None) -> list[str]:
-    """Return crontab lines that run `apply` at every distinct schedule of the plan."""
+def crontab_lines(
+    loaded: LoadedPlan, executable: str, log: Path | None = None, *, host: str | None = None
+) -> list[str]:
+    """Return crontab lines that run `apply` at every distinct schedule of the plan (`host`: of
+    this machine of a fleet plan, named in the lines' BACKUPPLAN_HOST)."""
     target = f">> {shlex.quote(str(log))} 2>&1" if log else ">/dev/null 2>&1"
     lines = [
         f"# backupplan: {loaded.path}",
@@ -168,6 +175,8 @@ def crontab_lines(loaded: LoadedPlan, executable: str, log: Path | None = None) 
         )
         lines.append("# with another cron, set the machine's timezone to match)")
         lines.append(f"CRON_TZ={loaded.plan.settings.timezone}")
+    if host is not None:
+        lines.append(f"BACKUPPLAN_HOST={host}")
     command = (
         f"cd {shlex.quote(str(loaded.base_dir))} && {executable} apply --plan {shlex.quote(str(loaded.path))}"
     )

@@ -49,10 +49,10 @@ def heartbeat(session: Session, who: str, *, ping: bool) -> None:
     loaded: LoadedPlan = session.loaded
     if not ping or session.notifications is None or loaded.plan.settings.heartbeat is None:
         return
-    from backupplan.status.facts import current_host, state_space
+    from backupplan.status.facts import state_space
 
     problem = state_space(loaded.state_dir).problem
     session.notifications.heartbeat(
-        f"{who} on {current_host()} keeps watch over {len(loaded.jobs)} jobs",
+        f"{who} on {loaded.host} keeps watch over {len(loaded.jobs)} jobs",
         problem=f"the state dir {loaded.state_dir} {problem}" if problem else None,
     )

@@ -220,11 +220,12 @@ def build_status(
     host: str | None = None,
     keeper: Keeper | None = None,
     state_space: StateSpace | None = None,
+    publish: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Given the folded state, the journal's health, the plan (or None) and the time, return the
-    status document exactly as docs/status-json.md describes it. `host`, `keeper` and
-    `state_space` are the machine's facts (backupplan.status.facts); the document says null
-    where they are not given."""
+    status document exactly as docs/status-json.md describes it. `host`, `keeper`,
+    `state_space` and `publish` are the machine's facts (backupplan.status.facts); the document
+    says null where they are not given."""
     ids = set(state.jobs) | (set(plan.jobs) if plan is not None else set())
     jobs = [_job_entry(job_id, state.jobs.get(job_id), plan, now, progress_dir) for job_id in sorted(ids)]
     counts = dict.fromkeys(STATUS_NAMES, 0)
@@ -240,6 +241,7 @@ def build_status(
         "host": host,
         "freshness": None if keeper is None else _freshness(keeper, jobs, now),
         "state_dir": None if state_space is None else state_space.to_json(),
+        "publish": publish,
         "plan": None
         if plan is None
         else {

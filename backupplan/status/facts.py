@@ -84,7 +84,31 @@ def machine_facts(loaded: LoadedPlan | None, state_dir: Path, keeper: Keeper | N
     """The keyword arguments of `build_status` that describe this machine (`keeper` when the
     caller knows it, e.g. the daemon itself)."""
     return {
-        "host": current_host(),
+        "host": loaded.host if loaded is not None and loaded.host else current_host(),
         "keeper": keeper or keeper_of(loaded, state_dir),
         "state_space": state_space(state_dir),
+        "publish": publish_facts(loaded),
     }
+
+
+def publish_facts(loaded: LoadedPlan | None) -> dict[str, Any] | None:
+    """The `publish` section of the status document: where this host publishes and how the last
+    uploads went (None when it does not publish). See docs/fleet.md."""
+    from backupplan.status.publish import read_publish_state, target_of
+
+    target = target_of(loaded) if loaded is not None else None
+    if loaded is None or target is None:
+        return None
+    recorded = read_publish_state(loaded.state_dir)
+    facts: dict[str, Any] = {
+        "to": target.shown,
+        "site": target.site,
+        "every": target.every,
+        "last_attempt": None,
+        "last_ok": None,
+        "error": None,
+        "failing_since": None,
+    }
+    if recorded is not None and recorded.to == target.shown:
+        facts.update(recorded.to_json())
+    return facts

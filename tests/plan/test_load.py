@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from backupplan.errors import PlanError
-from backupplan.plan.load import load_plan, merge_defaults
+from backupplan.plan.load import load_plan
+from backupplan.plan.sections import merge_defaults
 from backupplan.secrets import mask, registry
 from tests.conftest import backupplan_env
 

@@ -3,7 +3,6 @@ attempt; a broken receiver never changes a run's status."""
 
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
 
@@ -34,7 +33,7 @@ def test_three_failed_runs_then_a_success(tmp_path: Path, receiver, run_backuppl
     assert run_backupplan(["run", "--plan", str(plan), "photos"]).returncode == 0
     received = receiver.settle()
     hooks = [item.json() for item in received if item.route == "/hook"]
-    host = socket.gethostname()
+    host = "test-host"  # BACKUPPLAN_HOST (tests/conftest.py): the host the plan acts as
     assert [message["title"] for message in hooks] == [
         f"backupplan: photos failed on {host}",
         f"backupplan: photos recovered on {host}",

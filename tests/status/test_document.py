@@ -33,7 +33,7 @@ def by_id(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_top_level_and_summary(document: dict[str, Any], tmp_path: Path) -> None:
     assert list(document) == [
-        "format", "generated_at", "backupplan_version", "host", "freshness", "state_dir", "plan",
+        "format", "generated_at", "backupplan_version", "host", "freshness", "state_dir", "publish", "plan",
         "journal", "summary", "jobs", "recent_runs", "interruptions",
     ]  # fmt: skip
     assert document["format"] == 1

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from backupplan.plan.model.dumps import Dump
 from backupplan.plan.model.fields import ENV_NAME, JOB_ID, JOB_ID_HINT, Duration, Size, Strict
+from backupplan.plan.model.fleet import Fleet, Publish, selects
 from backupplan.plan.model.guard import Guard
 from backupplan.plan.model.hooks import Hook, Hooks
 from backupplan.plan.model.job import Job
@@ -38,6 +39,7 @@ __all__ = [
     "NOTIFY_EVENTS",
     "Dump",
     "Duration",
+    "Fleet",
     "Guard",
     "Heartbeat",
     "Hook",
@@ -50,12 +52,14 @@ __all__ = [
     "NotifyTarget",
     "Plan",
     "Preserve",
+    "Publish",
     "Retries",
     "Settings",
     "Size",
     "Snapshots",
     "Ssh",
     "Strict",
+    "selects",
 ]
 
 

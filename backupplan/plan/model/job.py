@@ -9,6 +9,7 @@ from pydantic_core import PydanticCustomError
 
 from backupplan.plan.model.dumps import DUMPS_DIR, Dump, DumpsDir, check_dumps
 from backupplan.plan.model.fields import ENV_NAME, Duration, Size, Strict
+from backupplan.plan.model.fleet import check_selectors
 from backupplan.plan.model.guard import Guard, GuardSetting
 from backupplan.plan.model.hooks import Hooks
 from backupplan.plan.model.notify import NotifyList
@@ -30,6 +31,12 @@ class Job(Strict):
         description="The program that copies: rsync (local, ssh, "
         "rsync daemon) or rclone (any rclone remote).",
         examples=["rsync"],
+    )
+    hosts: list[str] | None = Field(
+        None,
+        description="The machines that run this job: names and globs (`nas`, `web-*`); leave it out "
+        "for every host. The host is settings.host, else $BACKUPPLAN_HOST, else the hostname.",
+        examples=[["nas", "web-*"]],
     )
     source: str = Field(
         min_length=1,
@@ -198,6 +205,11 @@ class Job(Strict):
     @classmethod
     def _dumps(cls, value: list[Dump], info: ValidationInfo) -> list[Dump]:
         return check_dumps(value, info.data.get("engine"), info.data.get("source"))
+
+    @field_validator("hosts")
+    @classmethod
+    def _hosts(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else check_selectors(value)
 
     @field_validator("extra_args")
     @classmethod

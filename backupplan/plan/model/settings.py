@@ -8,6 +8,7 @@ from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from backupplan.plan.model.fields import Duration, Size, Strict
+from backupplan.plan.model.fleet import Fleet, Publish, check_host_name
 from backupplan.plan.model.notify import HeartbeatSetting, NotifyList
 
 
@@ -140,6 +141,23 @@ class Settings(Strict):
         description="Notification targets for every job.",
         examples=[[{"url": "mailto://user:${SMTP_PASSWORD}@example.com", "on": ["failure", "recovery"]}]],
     )
+    host: str | None = Field(
+        None,
+        description="The name this machine acts and reports as (default: $BACKUPPLAN_HOST, else its "
+        "hostname); jobs whose `hosts:` do not select it are not run here.",
+        examples=["nas"],
+    )
+    fleet: Fleet | None = Field(
+        None,
+        description="The machines that share this plan (see docs/fleet.md).",
+        examples=[{"hosts": ["laptop", "nas", "web-1"]}],
+    )
+    publish: Publish | None = Field(
+        None,
+        description="Publish this host's status (and optionally its site) for a fleet page, through "
+        "rclone or to a folder (docs/fleet.md).",
+        examples=[{"to": "fleet:backupplan-status", "site": True, "every": "1m"}],
+    )
     heartbeat: HeartbeatSetting | None = Field(
         None,
         description="A URL pinged while backupplan keeps watch (a URL, or {url, every}): an outside "
@@ -149,6 +167,11 @@ class Settings(Strict):
             {"url": "https://hc-ping.com/x", "every": "5m"},
         ],
     )
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        return None if value is None else check_host_name(value)
 
     @field_validator("timezone")
     @classmethod
