@@ -139,4 +139,7 @@ def test_secrets_of_the_plan_never_show(tmp_path: Path, monkeypatch) -> None:  #
     assert "acme-very-secret" not in screen and "acme-very-secret" not in document
     # a ${VAR} on a command line is itself refused (validate and doctor say where), masked
     assert "jobs.a.source: its command line would show a secret (/srv/${CUSTOMER}/data)" in screen
-    assert "jobs.a.destination: its command line would show a secret (rsync://bk@127.0.0.1:1/${CUSTOMER})" in screen
+    assert (
+        "jobs.a.destination: its command line would show a secret (rsync://bk@127.0.0.1:1/${CUSTOMER})"
+        in screen
+    )
