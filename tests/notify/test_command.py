@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 
 from .conftest import Receiver
 
-HOST = socket.gethostname()
+HOST = "test-host"  # BACKUPPLAN_HOST (tests/conftest.py): the host the plan acts as
 
 
 def write(tmp_path: Path, text: str) -> str:
