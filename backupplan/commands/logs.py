@@ -18,9 +18,9 @@ import click
 
 from backupplan.commands.status import StateLocation, locate_state
 from backupplan.errors import BackupplanError
+from backupplan.logs.search import byte_search
 from backupplan.logs.view import LogLine, all_log_files, job_log_files, read_recent_log_lines, run_of
 from backupplan.secrets import mask, registry
-from backupplan.site.text import neutralise
 
 DEFAULT_LINES = 500
 HIGHLIGHT = {"fg": "red", "bold": True}
@@ -30,7 +30,12 @@ def display_text(line: LogLine) -> str:
     """Given a log line, return it as shown and exported: `job run | time [tag] text`, secrets
     masked, escape sequences removed, control characters visible."""
     body = f"{line.time} [{line.tag}] {line.text}" if line.tag else line.text
-    return neutralise(mask(f"{line.job} {line.run} | {body}"))
+    text = mask(f"{line.job} {line.run} | {body}")
+    if text.isascii() and text.isprintable():
+        return text  # as neutralise returns it, without importing the site (and jinja2) for it
+    from backupplan.site.text import neutralise
+
+    return neutralise(text)
 
 
 def highlighted(text: str, pattern: re.Pattern[str]) -> str:
@@ -75,14 +80,17 @@ _NOT_PLAIN = re.compile(rb"[^\x20-\x3c\x3e-\x7e]|://")
 
 def quick_skip(pattern: re.Pattern[str] | None) -> Callable[[str, str, bytes], bool] | None:
     """Given the --grep pattern, return the pre-filter that drops a raw log line without parsing it
-    when it certainly does not match: a plain line (printable ASCII, nothing secret masking would
-    change, a space after its tag's `]`) is shown as exactly `job run | line`, so the pattern can be
-    tried on that. Every other line goes the whole way (parse, mask, make safe, match)."""
+    when it certainly does not match (for patterns not searched in bytes, and files that
+    `backupplan.logs.search` reads line by line): a plain line (printable ASCII, nothing secret
+    masking would change, a space after its tag's `]`) of a job and run whose ids are plain too is
+    shown as exactly `job run | line`, so the pattern can be tried on that. Every other line goes the
+    whole way (parse, mask, make safe, match)."""
     if pattern is None:
         return None
     secrets = registry.values()
     search = pattern.search
     not_plain = _NOT_PLAIN.search
+    plain_ids: dict[tuple[str, str], bool] = {}
 
     def skip(job: str, run: str, raw: bytes) -> bool:
         if not_plain(raw):
@@ -90,6 +98,11 @@ def quick_skip(pattern: re.Pattern[str] | None) -> Callable[[str, str, bytes], b
         bracket = raw.find(b"]")
         if bracket >= 0 and raw[bracket + 1 : bracket + 2] != b" ":
             return False  # `… [tag]text` is shown with a space after the tag
+        ids = (job, run)
+        if ids not in plain_ids:  # `q?token=x` as a job name is shown masked: not itself
+            plain_ids[ids] = not not_plain(f"{job} {run}".encode())
+        if not plain_ids[ids]:
+            return False
         shown = f"{job} {run} | {raw.decode('ascii')}"
         if any(secret in shown for secret in secrets):
             return False
@@ -211,7 +224,13 @@ def logs_command(
             return 0
         return follow_logs(location, files, job=job, run=followed, pattern=pattern, since=cutoff, limit=limit)
     found = read_recent_log_lines(
-        location.state_dir / "logs", limit, files=files, keep=keep, since=cutoff, skip=quick_skip(pattern)
+        location.state_dir / "logs",
+        limit,
+        files=files,
+        keep=keep,
+        since=cutoff,
+        skip=quick_skip(pattern),
+        search=byte_search(pattern),
     )
     texts = [display_text(line) for line in found]
     if export is not None:
@@ -269,6 +288,7 @@ def follow_logs(
             since=since,
             ends=ends,
             skip=quick_skip(pattern),
+            search=byte_search(pattern),
         ):
             echo(line)
         if job is not None and run is None and not follower.following:

@@ -1,2 +1,3 @@
 """Reading run logs: the last lines across jobs, filtered (`view`, shared by the site and `logs`),
-and following running runs live (`follow`, for `logs --follow`)."""
+searched in bytes for `logs --grep` (`search`, with `literals`), and following running runs live
+(`follow`, for `logs --follow`)."""

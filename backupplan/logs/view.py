@@ -8,7 +8,8 @@ from its end: a read touches the newest file of each job and a few blocks of it,
 lines the state directory holds. Filters (a predicate, a time floor) are applied while merging, so
 "the last 500 lines that match" stops as soon as 500 matched or the lines got older than the floor.
 
-Following running runs (`backupplan logs --follow`) is in `backupplan.logs.follow`.
+Following running runs (`backupplan logs --follow`) is in `backupplan.logs.follow`; finding the
+lines `logs --grep` keeps in whole blocks of bytes, not line by line, in `backupplan.logs.search`.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from __future__ import annotations
 import heapq
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from itertools import chain, groupby, islice
 from pathlib import Path
+from typing import Protocol
 
 BLOCK = 64 * 1024
 LONGEST_LINE = 1024 * 1024  # longer lines are cut: a runaway tool must not make a read take gigabytes
@@ -31,6 +34,7 @@ _TIMESTAMPED = re.compile(r"^\d{8}T\d{6}")
 STAMP_LENGTH = len("20261128T020000Z")
 
 Shorten = Callable[[str], str]
+FileLines = Generator["LogLine", None, bool]  # a file's kept lines; returns True when `since` ended them
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,7 @@ def job_log_files(job_dir: Path) -> list[Path]:
         if len(same_second) > 1:
             same_second.sort(key=lambda entry: (entry.stat().st_mtime_ns, entry.name), reverse=True)
         ordered += same_second
-    return [Path(entry.path) for entry in ordered]
+    return [job_dir / entry.name for entry in ordered]
 
 
 def all_log_files(logs_dir: Path) -> dict[str, list[Path]]:
@@ -132,12 +136,28 @@ def all_log_files(logs_dir: Path) -> dict[str, list[Path]]:
 
 def run_of(path: Path) -> str:
     """The run id of a log file: its name without `.log`."""
-    return path.name[: -len(".log")] if path.name.endswith(".log") else path.name
+    name = path.name
+    return name[: -len(".log")] if name.endswith(".log") else name
 
 
 def _older(raw: bytes, since: bytes) -> bool:
     """True when `raw` is a record stamped to the second (what the runner writes) before `since`."""
     return raw[19:22] == b"Z [" and raw[:20] < since
+
+
+class FileSearch(Protocol):
+    """A faster way to the kept lines of one file (`backupplan.logs.search.ByteSearch`): given
+    what `each_line(end)` would read, it yields and returns exactly the same."""
+
+    def file_lines(
+        self,
+        job: str,
+        path: Path,
+        end: int | None,
+        since: bytes | None,
+        keep: Callable[[LogLine], bool],
+        each_line: Callable[[int | None], FileLines],
+    ) -> FileLines: ...
 
 
 def job_lines(
@@ -148,45 +168,77 @@ def job_lines(
     ends: Mapping[str, int] | None = None,
     since: str | None = None,
     skip: Callable[[str, str, bytes], bool] | None = None,
+    keep: Callable[[LogLine], bool] | None = None,
+    search: FileSearch | None = None,
 ) -> Iterator[LogLine]:
-    """Given a job's log files newest first, yield their lines newest first. `ends` (path -> byte
-    offset) stops reading a file at that offset: what a follower has not read yet stays unread.
-    `since` ends the stream at the first record older than it (runs of a job do not overlap, so
-    everything after it is older too). `skip(job, run, raw)` may drop a line before it is parsed:
-    a cheap pre-filter, which must drop only lines the caller's own filter would drop."""
+    """Given a job's log files newest first, yield their lines newest first, those `keep` accepts.
+    `ends` (path -> byte offset) stops reading a file at that offset: what a follower has not read
+    yet stays unread. `since` ends the stream at the first record older than it (runs of a job do
+    not overlap, so everything after it is older too). `skip(job, run, raw)` may drop a line before
+    it is parsed: a cheap pre-filter, which must drop only lines `keep` would drop. `search` (with
+    `keep`) finds the kept lines of each file without reading it line by line."""
     cutoff = since.encode() if since is not None else None
     for name in files:
-        path = Path(name)
-        run = run_of(path)
+        path = name if isinstance(name, Path) else Path(name)
+        end = ends.get(str(path)) if ends else None
+        each_line = partial(_file_lines, job, path, since=cutoff, shorten=shorten, skip=skip, keep=keep)
         try:
-            # A line that is not a record continues the record before it: it takes that record's
-            # time, which reading backwards is only known once the record itself is read.
-            waiting: list[bytes] = []
-            fallback = datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            end = ends.get(str(path)) if ends else None
-            for raw in lines_backwards(path, end):
-                if cutoff is not None and _older(raw, cutoff):
-                    return
-                if skip is not None and skip(job, run, raw):
-                    if waiting and (record := RECORD.match(raw.decode("utf-8", "backslashreplace"))):
-                        yield from (parse_line(job, run, earlier, record[1], shorten) for earlier in waiting)
-                        waiting = []
-                    continue
-                line = parse_line(job, run, raw, "", shorten)
-                if not line.time:
-                    waiting.append(raw)
-                    if len(waiting) > WAITING_LINES:  # a file of no records: do not read it all
-                        yield from (parse_line(job, run, earlier, fallback, shorten) for earlier in waiting)
-                        waiting = []
-                    continue
-                for earlier in waiting:
-                    yield parse_line(job, run, earlier, line.time, shorten)
-                waiting = []
-                yield line
-            for earlier in waiting:
-                yield parse_line(job, run, earlier, fallback, shorten)
+            if search is not None and keep is not None and shorten is _same:
+                stopped = yield from search.file_lines(job, path, end, cutoff, keep, each_line)
+            else:
+                stopped = yield from each_line(end)
         except OSError:
             continue  # removed by retention while we read it: its lines are gone from the record too
+        if stopped:
+            return
+
+
+def _file_lines(
+    job: str,
+    path: Path,
+    end: int | None,
+    *,
+    since: bytes | None,
+    shorten: Shorten,
+    skip: Callable[[str, str, bytes], bool] | None,
+    keep: Callable[[LogLine], bool] | None,
+) -> FileLines:
+    """Yield the lines of one log file (read up to byte `end`) newest first, those `keep` accepts;
+    return True when a record older than `since` ended them (see job_lines)."""
+    run = run_of(path)
+    # A line that is not a record continues the record before it: it takes that record's time,
+    # which reading backwards is only known once the record itself is read.
+    waiting: list[bytes] = []
+    fallback = datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for raw in lines_backwards(path, end):
+        if since is not None and _older(raw, since):
+            return True
+        if skip is not None and skip(job, run, raw):
+            if waiting and (record := RECORD.match(raw.decode("utf-8", "backslashreplace"))):
+                yield from _stamped(job, run, waiting, record[1], shorten, keep)
+                waiting = []
+            continue
+        line = parse_line(job, run, raw, "", shorten)
+        if not line.time:
+            waiting.append(raw)
+            if len(waiting) > WAITING_LINES:  # a file of no records: do not read it all
+                yield from _stamped(job, run, waiting, fallback, shorten, keep)
+                waiting = []
+            continue
+        yield from _stamped(job, run, waiting, line.time, shorten, keep)
+        waiting = []
+        if keep is None or keep(line):
+            yield line
+    yield from _stamped(job, run, waiting, fallback, shorten, keep)
+    return False
+
+
+def _stamped(
+    job: str, run: str, raws: list[bytes], time: str, shorten: Shorten, keep: Callable[[LogLine], bool] | None
+) -> Iterator[LogLine]:
+    """The lines `raws` (not records) with the time `time`, those `keep` accepts."""
+    lines = (parse_line(job, run, raw, time, shorten) for raw in raws)
+    return lines if keep is None else filter(keep, lines)
 
 
 def read_recent_log_lines(
@@ -199,6 +251,7 @@ def read_recent_log_lines(
     shorten: Shorten = _same,
     ends: Mapping[str, int] | None = None,
     skip: Callable[[str, str, bytes], bool] | None = None,
+    search: FileSearch | None = None,
 ) -> list[LogLine]:
     """Given STATE_DIR/logs, return the last `limit` log lines across all jobs, oldest first
     (None: no limit).
@@ -206,7 +259,7 @@ def read_recent_log_lines(
     Reads each job's files newest first and from their ends, merging jobs by time, and stops as soon
     as `limit` lines are known. `files` (job id -> its log files, newest first), when the caller
     knows them, saves listing every job's folder and narrows the read to those files. Only lines
-    for which `keep` is true count (`skip`, see job_lines, can drop some of the others early);
+    for which `keep` is true count (`skip` and `search`, see job_lines, find them faster);
     `since` (a `2026-11-28T02:00:00Z` timestamp) stops at the first older line. A missing folder
     gives no lines.
     """
@@ -220,10 +273,17 @@ def read_recent_log_lines(
         newest = next(remaining, None)
         if newest is None:
             continue
-        stream: Iterator[LogLine] = job_lines(
-            job, chain([newest], remaining), shorten=shorten, ends=ends, since=since, skip=skip
+        stream = job_lines(
+            job,
+            chain([newest], remaining),
+            shorten=shorten,
+            ends=ends,
+            since=since,
+            skip=skip,
+            keep=keep,
+            search=search,
         )
-        streams.append((_newest_possible(newest), filter(keep, stream) if keep is not None else stream))
+        streams.append((_newest_possible(newest), stream))
     newest_first = _merge_newest_first(streams)
     if since is not None:
         newest_first = _until_older(newest_first, since)
