@@ -38,8 +38,9 @@ from backupplan.site.changes import (
 from backupplan.site.data import JsonDict, SiteInput
 from backupplan.site.files import ensure_public_dir
 from backupplan.site.history import STRIPS
+from backupplan.site.live import status_files, write_live
 from backupplan.site.logs import PublishReport, log_source, publish_job_logs, read_recent_log_lines
-from backupplan.site.machine import badge_json, metrics_prom, status_json
+from backupplan.site.machine import badge_json, metrics_prom
 from backupplan.site.masking import SiteMasker, refresh_snapshot
 from backupplan.site.render import Renderer, page_count
 from backupplan.site.templating import template_dir
@@ -215,7 +216,8 @@ def build_site(data: SiteInput, site_dir: Path, *, changed_jobs: Iterable[str] |
         renderer = Renderer(data, job_views, log_href, changes_href, lists, site=str(site_dir))
 
         # Render and write.
-        writer.put("status.json", status_json(data.status))
+        status_bytes, live_bytes = status_files(data.status, writer.mask)
+        writer.put_bytes("status.json", status_bytes)
         for view in (job_views[job_id] for job_id in selected):
             writer.put(f"jobs/{view.name}/index.html", renderer.job_page(view), rendered=True)
             writer.put_bytes(f"badges/{view.name}.json", badge_json(view))
@@ -239,6 +241,7 @@ def build_site(data: SiteInput, site_dir: Path, *, changed_jobs: Iterable[str] |
             report.temporaries_removed = _clean_temporaries(site_dir)
         writer.save()
         writer.sync()
+        write_live(site_dir, live_bytes)  # last: a page that sees a new version finds it everywhere
     return report
 
 
@@ -355,10 +358,11 @@ def _clean_temporaries(site_dir: Path) -> int:
 
 def write_progress(status: JsonDict, site_dir: Path, *, masked: bool = False) -> bytes:
     """Given a fresh status document, replace only site/status.json (atomically; not fsynced: a
-    progress tick is superseded within a second, and every event rewrites it durably); return the
-    bytes written. `masked`: every value was masked already (read back from status.json)."""
-    text = status_json(status)
-    data = (text if masked else SiteMasker()(text)).encode("utf-8", "backslashreplace")
+    progress tick is superseded within a second, and every event rewrites it durably) and
+    live.json; return status.json's bytes. `masked`: every value was masked already (read back
+    from status.json)."""
+    status_bytes, live_bytes = status_files(status, None if masked else SiteMasker())
     ensure_public_dir(site_dir)
-    atomic_write(site_dir / "status.json", data, mode=0o644, durable=False)
-    return data
+    atomic_write(site_dir / "status.json", status_bytes, mode=0o644, durable=False)
+    write_live(site_dir, live_bytes)
+    return status_bytes

@@ -35,20 +35,21 @@ class SiteUpdater:
         self._trailing = trailing
         self._lock = threading.Lock()
         self._last_write = float("-inf")
-        self._pending: JsonDict | None = None
+        self._pending: tuple[JsonDict, bool] | None = None  # a status document, and whether it is masked
         self._timer: threading.Timer | None = None
         self.writes = 0
 
-    def progress(self, status: JsonDict) -> bool:
+    def progress(self, status: JsonDict, *, masked: bool = False) -> bool:
         """Given a status document with fresh progress, write status.json now if the last write is
-        at least `interval` old and return True; otherwise keep it for later and return False."""
+        at least `interval` old and return True; otherwise keep it for later and return False.
+        `masked`: every value in it was masked already (see write_progress)."""
         with self._lock:
             now = self._clock()
             waited = now - self._last_write
             if waited >= self.interval:
-                self._write(status, now)
+                self._write((status, masked), now)
                 return True
-            self._pending = status
+            self._pending = (status, masked)
             if self._trailing and self._timer is None:
                 self._timer = threading.Timer(self.interval - waited, self.flush)
                 self._timer.daemon = True
@@ -91,8 +92,9 @@ class SiteUpdater:
             self._cancel_timer()
         self.flush()
 
-    def _write(self, status: JsonDict, now: float) -> None:
-        write_progress(status, self.site_dir)
+    def _write(self, pending: tuple[JsonDict, bool], now: float) -> None:
+        status, masked = pending
+        write_progress(status, self.site_dir, masked=masked)
         self._pending = None
         self._last_write = now
         self.writes += 1

@@ -8,6 +8,7 @@ and testable.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -141,11 +142,15 @@ def overdue_deadline(job: JobState | None, plan_job: Job, plan: LoadedPlan) -> d
 def read_progress(progress_dir: Path | None, job_id: str, current: RunSummary | None) -> Any:
     """Return the running run's progress object, or None (no file, unreadable, or a stale file
     left by an earlier run)."""
-    if progress_dir is None or current is None:
+    return _progress_of(progress_dir, job_id, current.run if current is not None else None)
+
+
+def _progress_of(progress_dir: Path | None, job_id: str, run: str | None) -> Any:
+    if progress_dir is None or run is None:
         return None
     with contextlib.suppress(OSError, orjson.JSONDecodeError):
         progress = orjson.loads((progress_dir / f"{job_id}.json").read_bytes())
-        if isinstance(progress, dict) and progress.get("run") == current.run:
+        if isinstance(progress, dict) and progress.get("run") == run:
             return progress
     return None
 
@@ -319,3 +324,21 @@ def restamped(document: dict[str, Any], now: datetime, keeper: Keeper | None) ->
         "summary": summary,
         "jobs": jobs,
     }
+
+
+def with_progress(
+    document: dict[str, Any], progress_dir: Path, now: datetime, shown: Callable[[Any], Any]
+) -> dict[str, Any]:
+    """Given a document built earlier from the same journal state, return it as of a progress tick:
+    each running run's progress read anew from its file (made `shown`, the masking of the document
+    it joins) and `generated_at` now. What the runner writes once a second while runs move,
+    instead of building the document again (~1 ms instead of ~90 for 1,000 jobs)."""
+    jobs = []
+    for entry in document["jobs"]:
+        if entry.get("status") == "running":
+            last = entry.get("last_run")
+            run = last.get("run") if isinstance(last, dict) else None
+            progress = _progress_of(progress_dir, entry["id"], run)
+            entry = {**entry, "progress": None if progress is None else shown(progress)}
+        jobs.append(entry)
+    return {**document, "generated_at": stamp(now), "jobs": jobs}

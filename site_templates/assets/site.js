@@ -77,7 +77,7 @@
   }
 
   /* The data the page judges: its data island first (what the page was built from: all there is on
-     file://, and the start over HTTP), then each status.json polled. */
+     file://, and the start over HTTP), then status.json and live.json as polled. */
   function readEmbedded() {
     var island = document.getElementById("status-data");
     try {
@@ -373,13 +373,42 @@
       setText(problem, " \u00b7 updates paused: status.json could not be read (" + error.message + "); retrying");
     }
   }
+  /* Polling: live.json, a few hundred bytes (status.json's version, when it was written, the
+     running runs' progress), with a conditional request that any static server answers 304, with
+     no body, while it has not changed; status.json itself only when its version is not the one
+     held (docs/site.md). A site written before live.json existed is polled for status.json. */
+  function fetchJson(name, mode) {
+    return fetch(root + name, { cache: mode }).then(function (response) {
+      if (!response.ok) { throw new Error("HTTP " + response.status); }
+      return response.json();
+    });
+  }
+  function applyLive(live) {
+    current.generated_at = live.generated_at;
+    current.freshness = live.freshness;
+    current.host = live.host;
+    var jobs = Object.create(null);
+    jobList(current).forEach(function (job) { jobs[job.id] = job; });
+    (Array.isArray(live.running) ? live.running : []).forEach(function (entry) {
+      var job = entry && typeof entry.id === "string" ? jobs[entry.id] : null;
+      if (job && job.status === "running") { job.progress = entry.progress; }
+    });
+    updateProgress(jobs);
+    var problem = document.getElementById("live-problem");
+    if (problem) { problem.classList.remove("stale"); setText(problem, ""); }
+    tick();
+  }
+  function readStatus() { return fetchJson("status.json", "no-store").then(update); }
   function poll() {
-    fetch(root + "status.json?t=" + Date.now(), { cache: "no-store" })
-      .then(function (response) {
-        if (!response.ok) { throw new Error("HTTP " + response.status); }
-        return response.json();
-      })
-      .then(update)
+    fetchJson("live.json", "no-cache")
+      .then(function (live) {
+        if (!live || typeof live !== "object") { throw new Error("live.json is not a live document"); }
+        if (polled && typeof live.version === "string" && live.version === current.version) {
+          applyLive(live);
+          return null;
+        }
+        return readStatus();
+      }, readStatus)
       .catch(failed)
       .then(function () { window.setTimeout(poll, refresh); });
   }

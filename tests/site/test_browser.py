@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -30,16 +31,28 @@ PAGES = [
 
 @pytest.fixture
 def live_site(site_input: SiteInput) -> Iterator[tuple[str, Path, SiteInput]]:
-    """The fixture site with a 1 s refresh, served by a stock `python -m http.server`."""
+    """The fixture site with a 1 s refresh, served by a stock `python -m http.server`, whose
+    access log (every request and its status) is `access.log` beside the site folder."""
     data = replace(site_input, refresh=1.0)
     site_dir = Path(data.paths.site_dir)
     build_site(data, site_dir)
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(site_dir)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with (site_dir.parent / "access.log").open("wb") as log:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-u",
+                "-m",
+                "http.server",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+                str(site_dir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
     try:
         wait_port(port, server)
         yield f"http://127.0.0.1:{port}", site_dir, data
@@ -91,6 +104,51 @@ def test_progress_bar_and_cards_follow_status_json(
     write_progress(status, site_dir)
     expect(page.locator("#no-active")).to_be_visible(timeout=5000)
     expect(page.locator('[data-stat="running"]')).to_have_text("0")
+    assert console_errors == []
+
+
+def test_polls_are_answered_304_and_status_json_is_read_only_when_its_version_changes(
+    page: Page, live_site, console_errors: list[str]
+) -> None:  # type: ignore[no-untyped-def]
+    """Polling a stock static server: live.json is asked for conditionally and answered 304 with
+    no body while it is unchanged; a progress tick changes live.json only (the bar moves without
+    status.json), a run that ends changes the version (status.json is read once, the badge moves)."""
+    url, site_dir, data = live_site
+    access_log = site_dir.parent / "access.log"
+
+    def answers() -> list[tuple[str, int]]:
+        """What the server answered since the last call: (file, HTTP status), from its access log."""
+        lines = access_log.read_text().splitlines()
+        access_log.write_text("")
+        found = (re.search(r'"GET /([^ ?]+)[^"]* HTTP/1.1" (\d+)', line) for line in lines)
+        return [(match[1].rsplit("/", 1)[-1], int(match[2])) for match in found if match]
+
+    page.goto(f"{url}/jobs/index.html")
+    expect(page.locator("#live")).to_contain_text("Status written")
+    page.wait_for_timeout(3500)  # the page polls every second
+    quiet = answers()
+    polls = [status for name, status in quiet if name == "live.json"]
+    assert len(polls) >= 3 and polls[0] == 200 and set(polls[1:]) == {304}, quiet
+    assert [name for name, _ in quiet].count("status.json") == 1, quiet  # the first poll only
+
+    status = _status(data)
+    status["jobs"][1]["progress"].update(percent=77.0, bytes=132_000_000, eta=7.0)
+    write_progress(status, site_dir)
+    page.goto(f"{url}/index.html")
+    bar = page.locator('[data-progress="documents"] progress')
+    expect(bar).to_have_attribute("value", "77.0", timeout=5000)
+    answers()
+    status["jobs"][1]["progress"].update(percent=88.0, bytes=150_000_000, eta=3.0)
+    write_progress(status, site_dir)
+    expect(bar).to_have_attribute("value", "88.0", timeout=5000)
+    ticked = answers()
+    assert ("live.json", 200) in ticked and "status.json" not in [name for name, _ in ticked], ticked
+
+    status["jobs"][1].update(status="failed", progress=None)
+    status["summary"]["running"] = 0
+    write_progress(status, site_dir)
+    expect(page.locator("#no-active")).to_be_visible(timeout=5000)
+    assert ("status.json", 200) in answers()
     assert console_errors == []
 
 

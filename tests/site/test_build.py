@@ -30,6 +30,7 @@ PAGES = [
     ("feed.xml", "xml"),
     ("metrics.prom", "prom"),
     ("status.json", "json"),
+    ("live.json", "json"),
     ("badges/db-dump.json", "json"),
     ("badges/home-mirror.json", "json"),
 ]
@@ -58,6 +59,7 @@ def test_build_writes_every_file_of_the_site(built_site: Path) -> None:
         "metrics.prom",
         "settings.html",
         "status.json",
+        "live.json",
         *(f"badges/{job}.json" for job in JOBS),
         "jobs/index.html",
         *(f"jobs/{job}/index.html" for job in JOBS),
@@ -308,11 +310,15 @@ def test_jobs_are_listed_most_recently_updated_first(built_site: Path) -> None:
     assert order == sorted(order)
 
 
-def test_write_progress_replaces_only_status_json(site_input: SiteInput, built_site: Path) -> None:
-    before = {path: path.read_bytes() for path in all_files(built_site) if path.name != "status.json"}
+def test_write_progress_replaces_only_status_json_and_live_json(
+    site_input: SiteInput, built_site: Path
+) -> None:
+    polled = {"status.json", "live.json"}
+    before = {path: path.read_bytes() for path in all_files(built_site) if path.name not in polled}
     status = json.loads(json.dumps(site_input.status))
     status["jobs"][1]["progress"]["percent"] = 77.0
     write_progress(status, built_site)
     assert json.loads((built_site / "status.json").read_text())["jobs"][1]["progress"]["percent"] == 77.0
-    assert {path: path.read_bytes() for path in all_files(built_site) if path.name != "status.json"} == before
+    assert json.loads((built_site / "live.json").read_text())["running"][0]["progress"]["percent"] == 77.0
+    assert {path: path.read_bytes() for path in all_files(built_site) if path.name not in polled} == before
     assert mode_of(built_site / "status.json") == 0o644

@@ -286,3 +286,34 @@ def test_a_document_with_a_running_job_is_not_restamped(document: dict[str, Any]
     from backupplan.status.document import restamped
 
     assert restamped(document, FROZEN, Keeper("daemon", 60.0)) is None
+
+
+def test_a_progress_tick_equals_a_document_built_anew(tmp_path: Path) -> None:
+    """The runner's progress shortcut: the journal did not move, only the progress file did, so
+    the earlier document with the progress read anew must be what a new build says."""
+    from datetime import timedelta
+
+    import orjson
+
+    from backupplan.status.document import with_progress
+
+    plan_path, state_dir = demo(tmp_path)
+    plan = load_plan(plan_path)
+    progress_dir = state_dir / "progress"
+    later = FROZEN + timedelta(seconds=1)
+    with JobLock(state_dir, "docs"), Journal.open(state_dir) as journal:
+        earlier = build_status(
+            journal.state, journal.health, plan=plan, now=FROZEN, progress_dir=progress_dir
+        )
+        moved = {**orjson.loads((progress_dir / "docs.json").read_bytes()), "bytes": 123, "percent": 99.5}
+        (progress_dir / "docs.json").write_bytes(orjson.dumps(moved))
+        anew = build_status(journal.state, journal.health, plan=plan, now=later, progress_dir=progress_dir)
+    shown: list[object] = []
+    ticked = with_progress(earlier, progress_dir, later, lambda value: shown.append(value) or value)
+    assert ticked == anew
+    assert by_id(ticked)["docs"]["progress"] == moved
+    assert shown == [moved]  # the new progress, and nothing else, goes through the masking
+    assert by_id(earlier)["docs"]["progress"] != moved  # the earlier document is not changed
+    # a progress file of another run (an earlier one, left behind) is not the running run's
+    (progress_dir / "docs.json").write_bytes(orjson.dumps({**moved, "run": "20261101T000000Z-0000"}))
+    assert by_id(with_progress(earlier, progress_dir, later, lambda value: value))["docs"]["progress"] is None
