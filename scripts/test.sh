@@ -15,4 +15,4 @@ mypy
 echo "== import layers"
 lint-imports --no-cache
 echo "== pytest"
-pytest "$@"
+pytest --durations=15 "$@"  # the slowest tests listed: the suite must stay well under 10 minutes
