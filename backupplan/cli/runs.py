@@ -113,10 +113,11 @@ def recover(job: str | None, plan_path: str, action: str | None) -> int:
 @click.option("--json", "as_json", is_flag=True, help="Print the listing as JSON.")
 def snapshots(job: str, plan_path: str, prune: bool, dry_run: bool, as_json: bool) -> int:
     """List JOB's snapshots: id, time, files, total size and the size unique to each (what removing
-    it would free), then unfinished (.partial) and trash folders.
+    it would free), then unfinished (.partial) and trash folders. For an rclone job with versions:,
+    list its version folders (what each run replaced or deleted) and what keeps each.
 
-    With --prune, remove the snapshots the job's keep: policy does not keep (never the newest);
-    add --dry-run to see what would go, and why each other snapshot stays.
+    With --prune, remove the snapshots (or version folders) the job's keep: policy does not keep
+    (never the newest); add --dry-run to see what would go, and why each other one stays.
 
     \b
     Examples:
@@ -169,7 +170,10 @@ def verify(job: str, plan_path: str, checksum: bool, metadata: bool) -> int:
     shell_complete=complete_dir,
 )
 @click.option(
-    "--snapshot", metavar="ID|latest", default=None, help="The snapshot to restore [default: latest]."
+    "--snapshot",
+    metavar="ID|latest",
+    default=None,
+    help="The snapshot (or an rclone job's version folder) to restore [default: latest].",
 )
 @click.option("--path", "subpath", metavar="SUBPATH", default=None, help="Restore only this file or folder.")
 @click.option("--dump", metavar="NAME", default=None, help="Load the job's database dump NAME instead.")

@@ -58,6 +58,8 @@ def restore_command(
                             dry_run=dry_run, force=force)  # fmt: skip
     assert target is not None
     job = loaded.jobs[job_id]
+    if job.engine == "rclone" and job.versions is not None and snapshot not in (None, "latest"):
+        check_version(loaded, job_id, snapshot)
     where = Path(target).expanduser().absolute()
     plan = plan_restore(
         job_id, job, loaded.base_dir, target=where, snapshot=snapshot, subpath=subpath, force=force
@@ -78,6 +80,23 @@ def restore_command(
     if interrupted:
         return EXIT_INTERRUPTED
     return 0 if result.outcome.succeeded else 1
+
+
+def check_version(loaded: LoadedPlan, job_id: str, folder: str) -> None:
+    """Raise BackupplanError unless `folder` is one of the version folders of the rclone job
+    `job_id` (listed with rclone: the remote ones cannot be checked otherwise)."""
+    from backupplan.errors import BackupplanError
+    from backupplan.snapshots.versions import list_versions, versions_root
+
+    job = loaded.jobs[job_id]
+    root = versions_root(job, loaded.base_dir)
+    names = [version.id for version in asyncio.run(list_versions(root, job.env))]
+    if folder not in names:
+        shown = ", ".join(names[-5:]) if names else "none yet"
+        raise BackupplanError(
+            f"{job_id} has no version folder {folder!r} in {root} (the newest: {shown}; "
+            f"`backupplan snapshots {job_id}` lists them all)"
+        )
 
 
 async def _restore_with_progress(plan: RestorePlan, stop_grace: float) -> tuple[RestoreResult, bool]:

@@ -14,7 +14,9 @@ from backupplan.units import format_size
 
 if TYPE_CHECKING:
     from backupplan.plan.load import LoadedPlan
+    from backupplan.plan.model import Keep
     from backupplan.snapshots import Listing, PrunePlan
+    from backupplan.snapshots.versions import Version, VersionsPrune
 
 SNAPSHOTS_FORMAT = 1
 
@@ -44,6 +46,9 @@ def snapshots_command(plan_path: str, job_id: str, *, prune: bool, dry_run: bool
         raise click.UsageError("--dry-run goes with --prune: `backupplan snapshots JOB --prune --dry-run`")
     loaded = load_plan(plan_path)
     check_job_ids(loaded, [job_id])
+    job = loaded.jobs[job_id]
+    if job.engine == "rclone" and job.versions is not None:
+        return versions_command(loaded, job_id, prune=prune, dry_run=dry_run, as_json=as_json)
     destination = snapshot_destination(loaded, job_id)
     listing = read_listing(destination)
     if prune:
@@ -156,7 +161,7 @@ def read_fresh(listing: Listing) -> Listing:
     return read_listing(listing.destination)
 
 
-def prune_lines(plan: PrunePlan, keep: dict[str, Any]) -> list[str]:
+def prune_lines(plan: PrunePlan | VersionsPrune, keep: dict[str, Any], noun: str = "snapshot") -> list[str]:
     """What a prune removes and why the rest stays."""
     policy = ", ".join(f"{name} {count}" for name, count in keep.items() if count) or "nothing but the newest"
     lines = [f"Retention (keep {policy}):"]
@@ -165,5 +170,120 @@ def prune_lines(plan: PrunePlan, keep: dict[str, Any]) -> list[str]:
     for snapshot, action, why in sorted(rows):
         lines.append(f"  {action:<6}  {snapshot}" + (f"  ({why})" if why else ""))
     count = len(plan.remove)
-    lines.append(f"{count} snapshot{'s' if count != 1 else ''} to remove, {len(plan.kept)} kept.")
+    lines.append(f"{count} {noun}{'s' if count != 1 else ''} to remove, {len(plan.kept)} kept.")
     return lines
+
+
+def versions_command(loaded: LoadedPlan, job_id: str, *, prune: bool, dry_run: bool, as_json: bool) -> int:
+    """List an rclone job's version folders (each run's replaced and deleted files), or prune them
+    by its `keep:` policy now (under the job's lock), or show what that would do."""
+    from backupplan.snapshots.versions import list_versions, versions_root
+
+    job = loaded.jobs[job_id]
+    root = versions_root(job, loaded.base_dir)
+    versions = asyncio.run(list_versions(root, job.env, sizes=not prune))
+    keep = job.versions.keep if job.versions is not None else None
+    if prune:
+        return _prune_versions(loaded, job_id, root, versions, keep, dry_run=dry_run)
+    for line in versions_lines(loaded, job_id, root, versions, keep, as_json=as_json):
+        click.echo(line)
+    return 0
+
+
+def versions_lines(
+    loaded: LoadedPlan,
+    job_id: str,
+    root: str,
+    versions: list[Version],
+    keep: Keep | None,
+    *,
+    as_json: bool = False,
+) -> list[str]:
+    """The version folders as printed: id, time, files, size and what keeps each (or the JSON)."""
+    from backupplan.snapshots.versions import plan_versions_prune
+
+    kept = plan_versions_prune(root, versions, keep, loaded.timezone).kept if keep else {}
+    if as_json:
+        document = {
+            "format": SNAPSHOTS_FORMAT,
+            "job": job_id,
+            "destination": loaded.jobs[job_id].destination,
+            "root": root,
+            "versions": [
+                {
+                    "id": version.id,
+                    "time": version.time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "files": version.files,
+                    "bytes": version.bytes,
+                    "kept_by": kept.get(version.id, []) if keep else None,
+                }
+                for version in versions
+            ],
+        }
+        return [orjson.dumps(document, option=orjson.OPT_INDENT_2).decode()]
+    from backupplan.commands.status import table
+
+    zone = loaded.timezone
+    lines = [f"Versions of {job_id} in {root} (what each run replaced or deleted, as it was before):", ""]
+    if not versions:
+        return [*lines, "No version folder yet: no run has replaced or deleted a file."]
+
+    def why(version: Version) -> str:
+        if keep is None:
+            return "every folder (no keep:)"
+        return ", ".join(kept[version.id]) if version.id in kept else "nothing: removed at the next prune"
+
+    rows = [
+        [
+            version.id,
+            version.time.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
+            str(version.files),
+            format_size(version.bytes),
+            why(version),
+        ]
+        for version in versions
+    ]
+    lines += table(["ID", "RUN STARTED", "FILES", "SIZE", "KEPT BY"], rows)
+    count = len(versions)
+    total = format_size(sum(version.bytes for version in versions))
+    lines += [
+        "",
+        f"{count} version folder{'s' if count != 1 else ''}, {total} together. Times in {zone}. "
+        f"`backupplan restore {job_id} --snapshot ID --to PATH` brings a folder's files back.",
+    ]
+    return lines
+
+
+def _prune_versions(
+    loaded: LoadedPlan, job_id: str, root: str, versions: list[Version], keep: Keep | None, *, dry_run: bool
+) -> int:
+    from backupplan.commands.run import open_journal
+    from backupplan.journal import JobLock
+    from backupplan.snapshots.versions import list_versions, plan_versions_prune, prune_versions
+
+    job = loaded.jobs[job_id]
+    if keep is None:
+        click.echo(f"{job_id} has no `keep:` policy for its versions: every version folder is kept.")
+        return 0
+    plan = plan_versions_prune(root, versions, keep, loaded.timezone)
+    for line in prune_lines(plan, keep.model_dump(), "version folder"):
+        click.echo(line)
+    if dry_run:
+        click.echo("Dry run: nothing was removed.")
+        return 0
+    with JobLock(loaded.state_dir, job_id):
+        journal = open_journal(loaded)
+        try:
+            fresh = asyncio.run(list_versions(root, job.env))  # a run may have ended meanwhile
+            again = plan_versions_prune(root, fresh, keep, loaded.timezone)
+
+            def removed(done: VersionsPrune) -> None:
+                journal.append("versions.pruned", job=job_id, data=done.record())
+
+            result = asyncio.run(prune_versions(again, job.env, on_removed=removed))
+        finally:
+            journal.close()
+    click.echo(f"Removed {len(result.removed)} version folder{'s' if len(result.removed) != 1 else ''}.")
+    if result.error:
+        raise BackupplanError(result.error)
+    return 0

@@ -62,6 +62,7 @@ class TransferSpec:
     one_file_system: bool = False
     preserve: tuple[str, ...] = ()  # hard_links, acls, xattrs, sparse (rsync); metadata (rclone)
     rsh: tuple[str, ...] = ()  # rsync over ssh: the ssh argv (engines.ssh.ssh_argv)
+    backup_dir: str | None = None  # rclone: where this run moves what it replaces or deletes (versions)
     env: Mapping[str, str] = field(default_factory=dict, repr=False, hash=False)
 
     def __post_init__(self) -> None:

@@ -70,9 +70,8 @@ _DEBUG = b'{"level":"debug"'
 _COPIED: dict[str, ChangeKind] = {
     "Copied (new)": "+",
     "Copied (replaced existing)": "~",
-    "Copied (server-side copy)": "+",
     "Deleted": "-",
-}
+}  # and "Copied (server-side copy)": see RcloneParser._backed_up
 _DIFFER = ("Sizes differ", "Modification times differ", "Src and dst checksums differ", "Hashes differ")
 _CHECK_LINE: dict[bytes, DifferenceKind] = {b"+": "missing", b"-": "extra", b"*": "changed", b"!": "error"}
 
@@ -119,6 +118,8 @@ class RcloneParser:
         self.last_was_progress = False
         self._changes = changes
         self._differing: set[str] = set()  # dry run: objects rclone said differ (so: changed)
+        self._copied: set[str] = set()  # copied on the server, not (yet) deleted: see _backed_up
+        self._moved: set[str] = set()  # moved into --backup-dir, not (yet) copied anew
         self._stats: Mapping[str, Any] = {}
         self._latest: Progress | None = None
         self._errors: list[str] = []
@@ -165,7 +166,12 @@ class RcloneParser:
         if data is None or not isinstance(data.get("object"), str):
             return False
         name, message = data["object"], str(data.get("msg", ""))
+        if self._backed_up(self._changes, name, message, data.get("skipped")):
+            return True
         kind = _COPIED.get(message)
+        if kind == "+" and name in self._moved:  # the old one went to --backup-dir: replaced
+            self._moved.discard(name)
+            kind = "~"
         if kind is None and message.startswith("Skipped "):  # a dry run: --dry-run -vv
             skipped = data.get("skipped")
             if skipped == "copy":
@@ -179,6 +185,34 @@ class RcloneParser:
         self._changes.count(kind, name)
         return True
 
+    def _backed_up(self, changes: Changes, name: str, message: str, skipped: object) -> bool:
+        """With --backup-dir (versions), a replaced or deleted file is first moved into it: a
+        rename where the remote can (`Moved (server-side)`), else a server-side copy then a
+        delete (S3). Follow those lines per file; a file moved and then copied anew was replaced
+        (counted by its copy), one `Moved into backup dir` was deleted. True when the line was one
+        of these steps (counted here or by a later line)."""
+        if message == "Copied (server-side copy)":
+            self._copied.add(name)  # a move's first half, or a new file copied on the server
+            return True
+        if message == "Deleted" and name in self._copied:
+            self._copied.discard(name)
+            self._moved.add(name)
+            return True
+        if message == "Moved (server-side)":
+            self._moved.add(name)
+            return True
+        if message == "Moved into backup dir" or skipped == "move into backup dir":
+            self._moved.discard(name)
+            changes.count("-", name)
+            return True
+        return skipped == "move"  # a dry run's replaced file: its "Skipped copy" counts it
+
+    def _settle(self, changes: Changes) -> None:
+        """At the end: a server-side copy that no delete followed was a new file."""
+        for name in sorted(self._copied):
+            changes.count("+", name)
+        self._copied.clear()
+
     @staticmethod
     def _keep(messages: list[str], text: str) -> None:
         if len(messages) < MAX_MESSAGES and text not in messages:
@@ -189,6 +223,8 @@ class RcloneParser:
 
     def stats(self) -> TransferStats:
         """Return the totals of the last stats line and the error lines seen."""
+        if self._changes is not None:
+            self._settle(self._changes)
         stats = self._stats
         return TransferStats(
             bytes_transferred=_int(stats.get("bytes")) or 0,
@@ -289,8 +325,9 @@ class RcloneEngine:
         return options
 
     def argv(self, spec: TransferSpec) -> tuple[str, ...]:
-        """Given a transfer, return rclone's argv (pure: no I/O); raise EngineError when the source
-        or destination carries a credential, or asks for snapshots (rsync only)."""
+        """Given a transfer, return rclone's argv (pure: no I/O), with `--backup-dir` when the job
+        keeps versions; raise EngineError when the source, destination or versions path carries a
+        credential, or asks for snapshots (rsync only)."""
         if spec.link_dest is not None:
             raise EngineError("rclone cannot make hard-linked snapshots: use the rsync engine for them")
         command = "sync" if spec.delete else "copy"
@@ -306,6 +343,9 @@ class RcloneEngine:
             options.append(f"--bwlimit={spec.bandwidth}B")
         if spec.one_file_system:
             options.append("--one-file-system")
+        if spec.backup_dir is not None:  # versions: what this run replaces or deletes goes there
+            refuse_inline_secrets(spec.backup_dir, "versions path")
+            options.append(f"--backup-dir={spec.backup_dir}")
         if "metadata" in spec.preserve:
             options.append("--metadata")
         if spec.itemize:  # one line per file: a dry run also says why a file differs (so: changed)

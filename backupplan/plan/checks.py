@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from backupplan.plan.locations import contains, parse_location, real
+from backupplan.plan.locations import Location, contains, parse_location, real, versions_beside
 from backupplan.plan.model import Job, Settings
 from backupplan.plan.model.fleet import could_share, selects
 
@@ -94,6 +94,8 @@ def check_job(job_id: str, job: Job, base_dir: Path) -> Iterator[JobProblem]:
         )
     if job.snapshots is not None:
         yield from _snapshot_problems(job, destination.is_local)
+    if job.versions is not None:
+        yield from _versions_problems(job, source, destination, base_dir)
     if job.ping is not None and not job.ping.startswith(("http://", "https://")):
         yield JobProblem(
             ("ping",), "ping must be an http:// or https:// URL", "e.g. https://hc-ping.com/<uuid>"
@@ -149,6 +151,72 @@ def _snapshot_problems(job: Job, local_destination: bool) -> Iterator[JobProblem
             )
 
 
+# rclone options that would take over (or fight) the folder `versions:` gives each run.
+VERSIONS_OPTIONS = ("--backup-dir", "--suffix", "--suffix-keep-extension")
+
+
+def _versions_problems(
+    job: Job, source: Location, destination: Location, base_dir: Path
+) -> Iterator[JobProblem]:
+    """What is wrong with `versions:`: on an rsync job, at a place rclone cannot move files to
+    (another remote, inside the copy), or with no place at all (a bucket or a remote's top)."""
+    assert job.versions is not None
+    if job.engine != "rclone":
+        yield JobProblem(
+            ("versions",),
+            "versions are for rclone jobs",
+            "an rsync job keeps its history with snapshots: (dated hard-linked copies, see "
+            "docs/snapshots.md); use snapshots: here, or engine: rclone",
+        )
+        return
+    for index, argument in enumerate(job.extra_args):
+        if argument.split("=", 1)[0] in VERSIONS_OPTIONS:
+            yield JobProblem(
+                ("extra_args", index),
+                f"{argument.split('=', 1)[0]} cannot be used with versions",
+                "versions: gives each run its own --backup-dir; leave it out",
+            )
+    if job.versions.path is None:
+        if versions_beside(destination, job.env) is None:
+            yield JobProblem(
+                ("versions",),
+                f"versions need a path: the destination {job.destination} is a bucket or the top of "
+                "a remote, with no folder to put `.versions` beside",
+                "say where the version folders go, on the same remote and outside the copy, e.g. "
+                "versions: {path: 'remote:bucket-name/photos.versions'}; or back up into a folder "
+                "of the bucket (remote:bucket/photos)",
+            )
+        return
+    place = parse_location(job.versions.path, "rclone", base_dir)
+    if place.kind != destination.kind or place.host != destination.host:
+        where = f"the remote {destination.host}:" if destination.host else "a local folder"
+        yield JobProblem(
+            ("versions", "path"),
+            f"versions.path must be on the destination's remote ({where})",
+            "rclone moves replaced files into it on the server side, which works only within "
+            "one remote; e.g. put it beside the destination",
+        )
+        return
+    inside = contains(place.path, destination.path) or contains(destination.path, place.path)
+    if destination.is_local:
+        inside = contains(real(place.path), real(destination.path)) or contains(
+            real(destination.path), real(place.path)
+        )
+    if inside:
+        yield JobProblem(
+            ("versions", "path"),
+            f"versions.path {job.versions.path} overlaps the destination {job.destination}",
+            "rclone refuses a --backup-dir inside the copy (or holding it); put it beside the "
+            "destination, e.g. its name with .versions appended",
+        )
+    elif source.is_local and place.is_local and contains(real(source.path), real(place.path)):
+        yield JobProblem(
+            ("versions", "path"),
+            f"versions.path {job.versions.path} is inside the source {job.source}",
+            "the backup would copy its own history; put it outside the source",
+        )
+
+
 def _secrets_in_argv(job: Job) -> Iterator[JobProblem]:
     """Values that would reach a command line (hooks, extra_args, source, destination) holding a
     secret: any local user can read command lines, so the run would refuse them; say so now."""
@@ -159,6 +227,8 @@ def _secrets_in_argv(job: Job) -> Iterator[JobProblem]:
         (("destination",), job.destination),
     ]
     fields += [(("extra_args", index), argument) for index, argument in enumerate(job.extra_args)]
+    if job.versions is not None and job.versions.path is not None:
+        fields.append((("versions", "path"), job.versions.path))
     for when in ("before", "after", "on_success", "on_failure"):
         for index, hook in enumerate(getattr(job.hooks, when)):
             if hook.shell is not None:

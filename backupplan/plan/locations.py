@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -57,6 +58,43 @@ def parse_location(text: str, engine: str, base_dir: Path) -> Location:
     elif not text.startswith(("/", "./", "../", "~")) and (match := _RCLONE_REMOTE.match(text)):
         return Location("rclone_remote", text, match["path"], match["remote"], None)
     return Location("local", text, str(resolve_local(text, base_dir)))
+
+
+# rclone remote types whose top-level folders are buckets: `.versions` beside a bucket would ask
+# for a new bucket, which the credentials may not be allowed to make (and should not).
+BUCKET_TYPES = frozenset(
+    {"s3", "b2", "gcs", "google cloud storage", "azureblob", "swift", "oracleobjectstorage", "qingstor"}
+)
+VERSIONS_SUFFIX = ".versions"
+
+
+def remote_type(remote: str, env: Mapping[str, str]) -> str | None:
+    """Given an rclone remote's name (`s3`, or a connection string `:s3,provider=…`) and the job's
+    env, return its type when the plan says it (`RCLONE_CONFIG_<NAME>_TYPE`), else None."""
+    if remote.startswith(":"):
+        return remote[1:].split(",", 1)[0].lower() or None
+    name = remote.split(",", 1)[0].upper().replace("-", "_").replace(".", "_")
+    kind = env.get(f"RCLONE_CONFIG_{name}_TYPE")
+    return kind.strip().lower() if kind else None
+
+
+def versions_beside(destination: Location, env: Mapping[str, str]) -> str | None:
+    """Given an rclone job's parsed destination and its env, return where its versions go by
+    default: the destination with `.versions` appended to its last path element (a local path,
+    or `remote:path.versions`). Return None when there is no element to append to: the root
+    folder, the top of a remote, or a lone first element that is (or may be) a bucket."""
+    if destination.is_local:
+        return None if destination.path == "/" else destination.path.rstrip("/") + VERSIONS_SUFFIX
+    if destination.kind != "rclone_remote" or destination.host is None:
+        return None
+    path = destination.path.rstrip("/")
+    elements = [element for element in path.split("/") if element not in ("", ".")]
+    if not elements:
+        return None
+    kind = remote_type(destination.host, env)
+    if len(elements) == 1 and (kind is None or kind in BUCKET_TYPES):
+        return None
+    return f"{destination.host}:{path}{VERSIONS_SUFFIX}"
 
 
 def resolve_local(text: str, base_dir: Path) -> Path:

@@ -33,6 +33,7 @@ from backupplan.plan.model import (
     Settings,
     Snapshots,
     Ssh,
+    Versions,
 )
 
 SECTIONS: list[tuple[str, type[BaseModel], str]] = [
@@ -51,6 +52,7 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("ssh", Ssh, "jobs.<id>.ssh."),
     ("snapshots", Snapshots, "jobs.<id>.snapshots."),
     ("snapshots.keep", Keep, "jobs.<id>.snapshots.keep."),
+    ("versions", Versions, "jobs.<id>.versions."),
     ("hooks", Hooks, "jobs.<id>.hooks."),
     ("hook entries", Hook, "hooks.<when>[]."),
     ("dumps entries", Dump, "jobs.<id>.dumps[]."),

@@ -8,6 +8,10 @@
 3. **Prune** (snapshot jobs with `keep:`), only when the run is still a success: a new snapshot
    is complete and verified, so the newest is never lost. `snapshot.pruned` is journaled before
    anything is deleted.
+4. **Prune versions** (rclone jobs with `versions: {keep: …}`), only when the run is still a
+   success and replaced or deleted something: the version folders the policy does not keep are
+   purged, then `versions.pruned` is journaled. A failure there is a warning on the run, never a
+   failed backup.
 """
 
 from __future__ import annotations
@@ -22,12 +26,20 @@ from typing import Any
 
 from backupplan.engines import Outcome, TransferSpec, TransferStats
 from backupplan.engines.base import VerifyMode
-from backupplan.plan.model import Job
+from backupplan.errors import BackupplanError
+from backupplan.plan.model import Job, Keep
 from backupplan.runner.logfile import RunLog
 from backupplan.runner.verify import VerifyReport, verify_copy
 from backupplan.secrets import mask
 from backupplan.snapshots import Created, SnapshotError, Staging, empty_trash, plan_prune, promote, prune
 from backupplan.snapshots.layout import read_listing
+from backupplan.snapshots.versions import (
+    VersionsPrune,
+    list_versions,
+    plan_versions_prune,
+    prune_versions,
+    root_of,
+)
 
 
 @dataclass
@@ -45,6 +57,7 @@ class Aftercare:
     deadline: float  # time.monotonic() value
     stop_grace: float
     cancel: asyncio.Event
+    moved: bool = True  # the run replaced or deleted files (so: rclone made a new version folder)
 
     def say(self, text: str) -> None:
         self.log.line("backupplan", text)
@@ -92,6 +105,11 @@ async def after_transfer(care: Aftercare, outcome: Outcome, stats: TransferStats
             outcome = with_warning(outcome, report.summary())
     if care.staging is not None and care.job.snapshots is not None:
         outcome = await _prune(care, care.staging.destination, outcome)
+    versions = care.job.versions
+    if care.spec.backup_dir is not None and versions is not None and versions.keep and care.moved:
+        # A run that moved nothing made no folder: the folders, and so the policy's verdict (which
+        # depends on their times only), are those of the last prune; no listing is needed.
+        outcome = await _prune_versions(care, versions.keep, care.spec.backup_dir, outcome)
     return Finished(outcome, created, report)
 
 
@@ -136,4 +154,29 @@ async def _prune(care: Aftercare, destination: Path, outcome: Outcome) -> Outcom
     if result.error:
         care.say(f"warning: pruning: {result.error}")
         return with_warning(outcome, f"pruning: {mask(result.error)}")
+    return outcome
+
+
+async def _prune_versions(care: Aftercare, keep: Keep, backup_dir: str, outcome: Outcome) -> Outcome:
+    """List the version folders beside an rclone copy and purge those `keep` does not retain."""
+    root = root_of(backup_dir)
+    timeout = max(0.1, care.deadline - time.monotonic())
+    env = care.job.env
+
+    def removed(done: VersionsPrune) -> None:
+        care.journal("versions.pruned", done.record())
+        care.say(f"pruned {len(done.remove)} version folder(s) in {done.root}: {', '.join(done.remove)}")
+
+    try:
+        versions = await list_versions(root, env, timeout=timeout, cancel=care.cancel)
+    except BackupplanError as error:
+        care.say(f"warning: pruning versions: {error}")
+        return with_warning(outcome, f"pruning versions: {mask(str(error))}")
+    plan = plan_versions_prune(root, versions, keep, care.timezone)
+    result = await prune_versions(plan, env, on_removed=removed, timeout=timeout, cancel=care.cancel)
+    if result.removed:
+        care.note(f"pruned {len(result.removed)} old version folder(s)")
+    if result.error:
+        care.say(f"warning: pruning versions: {result.error}")
+        return with_warning(outcome, f"pruning versions: {mask(result.error)}")
     return outcome

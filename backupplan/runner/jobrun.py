@@ -41,6 +41,7 @@ from backupplan.runner.hooks import HookFailure, hook_environment, run_hooks
 from backupplan.runner.logfile import RunLog, changes_path, log_path, stamp
 from backupplan.runner.results import RunEvent, RunResult, Trigger, status_of
 from backupplan.runner.transfer import TransferHooks, TransferResult, backoff, run_transfer, transfer_spec
+from backupplan.snapshots.versions import folder_of as versions_folder
 
 if TYPE_CHECKING:
     from backupplan.plan.model import Job
@@ -111,7 +112,8 @@ class JobRun:
         self.changes = Changes(sink=self.changelist.add)
         self.started = time.monotonic()
         self.started_at = datetime.now(UTC)
-        self.spec = spec = transfer_spec(job, session.loaded.base_dir)
+        folder = versions_folder(run_id) if job.versions is not None else None  # --backup-dir's
+        self.spec = spec = transfer_spec(job, session.loaded.base_dir, versions_folder=folder)
         self.deadline = self.started + (job.timeout or session.loaded.plan.settings.timeout)
         session.journal.append("run.started", job=job_id, run=run_id, data={
             "trigger": self.trigger, "engine": job.engine, "attempt": 1,
@@ -304,6 +306,7 @@ class JobRun:
         finished = await after_transfer(Aftercare(
             self.job_id, self.job, self.spec, self.staging, loaded.timezone, self.log, self._journal,
             self._note, self.deadline, loaded.plan.settings.stop_grace, self.running.cancel,
+            moved=bool(self.changes.changed or self.changes.deleted),
         ), outcome, stats)  # fmt: skip
         if finished.snapshot is not None:
             self.facts["snapshot"] = str(finished.snapshot.path)

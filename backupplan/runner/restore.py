@@ -79,6 +79,12 @@ def plan_restore(
             raise RestoreError(str(error)) from None
         root = str(listing.path(chosen))
         origin = f"snapshot {chosen} of {job_id} ({root})"
+    elif job.versions is not None and job.engine == "rclone" and snapshot not in (None, "latest"):
+        root = _version_folder(job_id, job, base_dir, snapshot, target)
+        chosen = snapshot
+        origin = (
+            f"version {snapshot} of {job_id} (what that run replaced or deleted, as it was before it: {root})"
+        )
     elif snapshot not in (None, "latest"):
         raise RestoreError(
             f"{job_id} keeps no snapshots, only its current copy at {job.destination}: "
@@ -103,6 +109,33 @@ def plan_restore(
         spec = _subpath_spec(job.engine, spec, root, relative, target)
         origin = f"{relative} from {origin}"
     return RestorePlan(job_id, job.engine, origin, chosen, target, spec)
+
+
+def _version_folder(job_id: str, job: Job, base_dir: Path, folder: str, target: Path) -> str:
+    """The version folder `folder` of an rclone job with `versions:`, as rclone is to be given it;
+    raise RestoreError when the name is not a version folder's, or the target overlaps the
+    versions (local ones)."""
+    from backupplan.snapshots.versions import backup_dir, parse_folder, versions_root
+
+    if parse_folder(folder) is None:
+        raise RestoreError(
+            f"{folder!r} is not a version folder of {job_id}: they are named after their run's start, "
+            f"like 20261128T020000Z (`backupplan snapshots {job_id}` lists them)"
+        )
+    root = versions_root(job, base_dir)
+    if root.startswith("/"):
+        versions, place = os.path.realpath(root), os.path.realpath(target)
+        if contains(versions, place) or contains(place, versions):
+            raise RestoreError(
+                f"refusing to restore into {target}: it overlaps the versions {root}, and a restore "
+                "never writes into the backup; choose a folder outside it"
+            )
+        if not os.path.isdir(backup_dir(root, folder)):
+            raise RestoreError(
+                f"{job_id} has no version folder {folder} in {root} "
+                f"(`backupplan snapshots {job_id}` lists them)"
+            )
+    return backup_dir(root, folder)
 
 
 def clean_subpath(text: str) -> str:

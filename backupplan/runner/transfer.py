@@ -29,9 +29,13 @@ from backupplan.units import format_duration
 JITTER = 0.25  # up to +25 % on every wait, so that jobs failing together do not retry together
 
 
-def transfer_spec(job: Job, base_dir: Path, *, dry_run: bool = False) -> TransferSpec:
+def transfer_spec(
+    job: Job, base_dir: Path, *, dry_run: bool = False, versions_folder: str | None = None
+) -> TransferSpec:
     """Given a job and the plan's folder, return the engine's spec. A local source folder gets a
-    trailing slash: its *contents* are copied into the destination, whatever the plan wrote."""
+    trailing slash: its *contents* are copied into the destination, whatever the plan wrote. An
+    rclone job with `versions:` gets its run's `--backup-dir`: `versions_folder` (the run id's
+    stamp) in the versions root, or, when not given, the stamp of a run starting now."""
     source = parse_location(job.source, job.engine, base_dir)
     destination = parse_location(job.destination, job.engine, base_dir)
     source_text = source.path if source.is_local else (source.operand or job.source)
@@ -50,8 +54,19 @@ def transfer_spec(job: Job, base_dir: Path, *, dry_run: bool = False) -> Transfe
         dry_run=dry_run,
         one_file_system=job.one_file_system,
         preserve=job.preserve.kept(),
+        backup_dir=_versions_dir(job, base_dir, versions_folder),
         env=dict(job.env),
     )
+
+
+def _versions_dir(job: Job, base_dir: Path, folder: str | None) -> str | None:
+    if job.versions is None or job.engine != "rclone":
+        return None
+    from datetime import UTC, datetime
+
+    from backupplan.snapshots.versions import backup_dir, folder_at, versions_root
+
+    return backup_dir(versions_root(job, base_dir), folder or folder_at(datetime.now(UTC)))
 
 
 def rsh_of(job: Job, *locations: Location) -> tuple[str, ...]:

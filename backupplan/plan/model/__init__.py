@@ -1,7 +1,7 @@
 """The plan file's model: every field with its type, default, description and example.
 
 One module per section: `fields` (the strict base, sizes, durations, ids), `settings`, `job`,
-`snapshots`, `hooks`, `notify`, `guard`, `preserve`, `ssh`, `dumps`; `Plan`, the whole file, is
+`snapshots`, `versions`, `hooks`, `notify`, `guard`, `preserve`, `ssh`, `dumps`; `Plan`, the whole file, is
 here. Import the models from this package. The JSON Schema (`backupplan schema`) and the plan
 reference (docs/plan-reference.md) are generated from them; a test fails when a field lacks a
 description or an example.
@@ -30,6 +30,7 @@ from backupplan.plan.model.preserve import Preserve
 from backupplan.plan.model.settings import LogRetention, NetworkCheck, Retries, Settings
 from backupplan.plan.model.snapshots import Keep, Snapshots
 from backupplan.plan.model.ssh import Ssh
+from backupplan.plan.model.versions import Versions
 
 __all__ = [
     "DEFAULT_NOTIFY_ON",
@@ -59,6 +60,7 @@ __all__ = [
     "Snapshots",
     "Ssh",
     "Strict",
+    "Versions",
     "selects",
 ]
 

@@ -17,6 +17,7 @@ from backupplan.plan.model.preserve import Preserve
 from backupplan.plan.model.settings import Retries
 from backupplan.plan.model.snapshots import Snapshots
 from backupplan.plan.model.ssh import Ssh
+from backupplan.plan.model.versions import Versions
 
 
 class Job(Strict):
@@ -116,6 +117,12 @@ class Job(Strict):
         None,
         description="Keep dated hard-linked snapshots instead of one mirror (rsync only).",
         examples=[{"keep": {"daily": 7, "weekly": 4}}],
+    )
+    versions: Versions | None = Field(
+        None,
+        description="Keep what each run replaces or deletes in a dated folder per run, beside the "
+        "copy (rclone only; rsync jobs have snapshots). See docs/remote.md.",
+        examples=[{"keep": {"daily": 7, "weekly": 4, "monthly": 12}}],
     )
     verify: Literal["none", "quick", "checksum"] = Field(
         "none",
