@@ -111,7 +111,8 @@ class TransferStats:
     bytes_transferred: int = 0
     files_transferred: int = 0
     total_bytes: int | None = None  # size of everything looked at
-    total_files: int | None = None
+    total_files: int | None = None  # files at the source (a mirror's destination after the run)
+    destination_files: int | None = None  # files at the destination before it, when counted (rclone -vv)
     checks: int | None = None
     deletes: int = 0
     errors: int = 0

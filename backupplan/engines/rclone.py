@@ -120,6 +120,8 @@ class RcloneParser:
         self._differing: set[str] = set()  # dry run: objects rclone said differ (so: changed)
         self._copied: set[str] = set()  # copied on the server, not (yet) deleted: see _backed_up
         self._moved: set[str] = set()  # moved into --backup-dir, not (yet) copied anew
+        self._unchanged = 0  # -vv: objects the same on both sides
+        self._listed = False  # -vv: every object at the destination was named (see stats)
         self._stats: Mapping[str, Any] = {}
         self._latest: Progress | None = None
         self._errors: list[str] = []
@@ -132,6 +134,8 @@ class RcloneParser:
         if self._changes is not None and b'"object":' in record and self._count(record):
             self.last_was_progress = True  # counted: it goes to the changes list, not the log
             return None
+        if record.startswith(_DEBUG):
+            self._listed = True
         if record.startswith((_INFO, _DEBUG)) and b'"stats":{' not in record:
             return None  # a per-file line (-v): the log keeps it, the totals come from stats
         if b'"stats":{' in record:
@@ -166,6 +170,9 @@ class RcloneParser:
         if data is None or not isinstance(data.get("object"), str):
             return False
         name, message = data["object"], str(data.get("msg", ""))
+        if message == "Unchanged skipping" or message.startswith("Size and modification time the same"):
+            self._unchanged += message == "Unchanged skipping"
+            return True  # -vv: one line per identical object, counted, not logged
         if self._backed_up(self._changes, name, message, data.get("skipped")):
             return True
         kind = _COPIED.get(message)
@@ -223,14 +230,18 @@ class RcloneParser:
 
     def stats(self) -> TransferStats:
         """Return the totals of the last stats line and the error lines seen."""
+        destination = None
         if self._changes is not None:
             self._settle(self._changes)
+            if self._listed:  # -vv names every object it compares: so many were at the destination
+                destination = self._unchanged + self._changes.changed + self._changes.deleted
         stats = self._stats
         return TransferStats(
             bytes_transferred=_int(stats.get("bytes")) or 0,
             files_transferred=_int(stats.get("transfers")) or 0,
             total_bytes=_int(stats.get("totalBytes")),
-            total_files=_int(stats.get("totalTransfers")),
+            total_files=None,  # rclone's totals count what it transferred, not what there is
+            destination_files=destination,
             checks=_int(stats.get("checks")),
             deletes=_int(stats.get("deletes")) or 0,
             errors=max(_int(stats.get("errors")) or 0, 1 if self._error_lines else 0),

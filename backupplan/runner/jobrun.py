@@ -235,7 +235,15 @@ class JobRun:
         return (state.last_total_files or 0) if state is not None else 0
 
     def _guarded(self, files: int) -> bool:
-        return self.job.guard is not None and not self.accept_changes and files > 0
+        """Whether the run looks first: a guard, not waived, over a copy that holds files. rclone's
+        dry run counts the destination itself (what its runs report is what they transferred, not
+        what there is), so an rclone job looks first once it has made a copy."""
+        if self.job.guard is None or self.accept_changes:
+            return False
+        if self.job.engine == "rclone":
+            state = self.session.journal.state.jobs.get(self.job_id)
+            return state is not None and state.last_success is not None
+        return files > 0
 
     async def _look_first(self, files: int) -> Outcome | None:
         """A guarded mirror: a dry run first. Return its outcome when the run ends there (it
@@ -257,7 +265,10 @@ class JobRun:
                 break
         if not looked.outcome.succeeded:
             return looked.outcome
-        self.held = over_limits(self.job.guard, discounted(looked.changes, self.dumped), files)
+        if looked.stats.destination_files is not None:  # counted by the dry run itself (rclone)
+            files = looked.stats.destination_files
+        changes = discounted(looked.changes, self.dumped)
+        self.held = over_limits(self.job.guard, changes, files) if files else None
         if self.held is None and looked.changes.total:
             self.changelist.reset()  # within the limits: the transfer itemizes the same changes
             return None

@@ -147,6 +147,31 @@ def test_every_file_rewritten_is_held_and_changes_nothing(
     same_tree(tmp_path / "src", tmp_path / "dst")
 
 
+@pytest.mark.parametrize("engine", ["rsync", "rclone"])
+def test_the_limits_are_shares_of_the_whole_destination_whatever_the_last_run_did(
+    tmp_path: Path, run_backupplan, engine: str
+) -> None:  # type: ignore[no-untyped-def]
+    """The guard's shares are of the files at the destination, not of what the last run copied: a
+    run that copied one file must not make the next one-file change "100 %", nor a run that copied
+    nothing switch the guard off for the next mass deletion."""
+    build(tmp_path / "src", FILES)
+    plan = mirror(tmp_path, engine=engine)
+    assert run_backupplan(["run", "--plan", str(plan), "docs"]).returncode == 0
+    for name in ("f01.txt", "f02.txt"):  # one edit per run
+        (tmp_path / "src" / name).write_text(f"{name} edited\n")
+        done = run_backupplan(["run", "--plan", str(plan), "docs"])
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert last_finished(tmp_path / ".backupplan")["changes"] == {"added": 0, "changed": 1, "deleted": 0}
+    assert run_backupplan(["run", "--plan", str(plan), "docs"]).returncode == 0  # nothing to copy
+    good = snapshot_copy(tmp_path)
+    for path in sorted((tmp_path / "src").iterdir())[:16]:
+        path.unlink()
+    assert run_backupplan(["run", "--plan", str(plan), "docs"]).returncode == 1
+    data = last_finished(tmp_path / ".backupplan")
+    assert (data["status"], data["reason"]) == ("held", "held: 16 of 20 files would be deleted (limit 10%)")
+    same_tree(good, tmp_path / "dst")
+
+
 def test_a_legitimate_mass_deletion_is_held_then_accepted(tmp_path: Path, run_backupplan) -> None:  # type: ignore[no-untyped-def]
     build(tmp_path / "src", FILES)
     plan = mirror(tmp_path)
