@@ -41,7 +41,11 @@ def run_ids(plan_path: str, job: str | None, *, state_dir: str | None = None) ->
     with _read_only_journal(location) as journal:
         chosen = [state for state in journal.state.jobs.values() if job is None or state.id == job]
         runs = [run for state in chosen for run in (state.current, *state.history) if run is not None]
-        entries = sorted((run_summary(run) for run in runs), key=lambda entry: entry["run"], reverse=True)
+        # newest first by start, as `history` lists them: each job's runs are in that order already,
+        # and the sort is stable, so runs started in the same second keep the journal's order
+        entries = sorted(
+            (run_summary(run) for run in runs), key=lambda entry: entry["started_at"], reverse=True
+        )
     candidates = []
     for entry in entries:
         # `photos succeeded 2026-11-28 03:00`: no comma, as click's fish script cuts the help at one.

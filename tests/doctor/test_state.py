@@ -81,10 +81,9 @@ def follower(plan: Path) -> Iterator[subprocess.Popen[bytes]]:
 
 
 def test_process_text_names_the_command(plan: Path, follower: subprocess.Popen[bytes]) -> None:
-    state_dir = plan.parent / ".backupplan"
-    assert (
-        process_text(follower.pid) == f"pid {follower.pid} (backupplan logs --follow --state-dir {state_dir})"
-    )
+    command = f"backupplan logs --follow --state-dir {plan.parent / '.backupplan'}"
+    shown = command if len(command) <= 120 else command[:119] + "…"  # a long temp path is cut
+    assert process_text(follower.pid) == f"pid {follower.pid} ({shown})"
     assert process_text(0) == "a process that has not written its pid yet"
     unused = max(int(name) for name in os.listdir("/proc") if name.isdigit()) + 100_000
     assert process_text(unused) == f"pid {unused} (not visible here: another container or PID namespace?)"
