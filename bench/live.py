@@ -36,7 +36,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
+import heartbeat  # noqa: E402  (bench/heartbeat.py: the same plans and history)
 import orjson  # noqa: E402
 
 from backupplan.journal import JobLock, Journal  # noqa: E402
@@ -44,40 +46,19 @@ from backupplan.plan.load import LoadedPlan, load_plan  # noqa: E402
 from backupplan.site import write_progress  # noqa: E402
 from backupplan.status.document import Keeper  # noqa: E402
 from backupplan.status.sitefeed import SiteFeed, status_document  # noqa: E402
+from tests.servers import free_port, wait_port  # noqa: E402
 
 DATA = ROOT / "bench" / "data" / "live"
 KEEPER = Keeper("daemon", 60.0)
 
 
-def write_plan(folder: Path, jobs: int) -> LoadedPlan:
-    lines = ["version: 1", "settings:", "  timezone: UTC", "defaults:", "  engine: rsync", "jobs:"]
-    for index in range(jobs):
-        lines += [
-            f"  job-{index:04d}:",
-            f"    source: {folder}/src",
-            f"    destination: {folder}/dst/{index}",
-        ]
-        lines += ['    schedule: "0 2 * * *"']
-    (folder / "src").mkdir(parents=True, exist_ok=True)
-    (folder / "backups.yaml").write_text("\n".join(lines) + "\n")
-    return load_plan(folder / "backups.yaml")
-
-
 def write_history(loaded: LoadedPlan) -> str:
-    """Five succeeded runs per job, then a run of the first job started and not ended, with its
-    progress file; return that run's id."""
+    """Five succeeded runs per job (bench/heartbeat.py's history), then a run of the first job
+    started and not ended, with its progress file; return that run's id."""
     jobs = list(loaded.jobs)
+    heartbeat.write_history(loaded.state_dir, jobs, 5, datetime.now(UTC))
+    running = "20261206T020000Z-live"
     with Journal.open(loaded.state_dir) as journal:
-        journal.append("plan.applied", data={"digest": loaded.digest, "jobs": jobs})
-        for number in range(5, 0, -1):
-            for job in jobs:
-                run = f"run-{number}-{job}"
-                journal.append("run.started", job=job, run=run, data={"trigger": "schedule"})
-                journal.append("run.finished", job=job, run=run, data={
-                    "status": "succeeded", "exit_code": 0, "bytes": 1000, "files": 3, "duration": 4.0,
-                })  # fmt: skip
-        journal.compact()
-        running = "20261206T020000Z-live"
         journal.append(
             "run.started", job=jobs[0], run=running, data={"trigger": "schedule", "pid": os.getpid()}
         )
@@ -155,24 +136,8 @@ def serve(nginx: str, roots: dict[str, Path]) -> tuple[subprocess.Popen[bytes], 
         [nginx, "-c", str(conf), "-p", str(DATA)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     for port in ports.values():
-        wait_port(port)
+        wait_port(port, process)
     return process, ports
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_port(port: int) -> None:
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"port {port} not ready")
 
 
 def milliseconds(action: Callable[[], object], times: int) -> float:
@@ -194,7 +159,10 @@ def main() -> None:
     shutil.rmtree(DATA, ignore_errors=True)
     DATA.mkdir(parents=True)
     nginx = ensure_nginx()
-    plans = {"big": write_plan(DATA / "big", options.jobs), "small": write_plan(DATA / "small", 10)}
+    plans = {
+        "big": load_plan(heartbeat.write_plan(DATA / "big", options.jobs, "0 2 * * *")),
+        "small": load_plan(heartbeat.write_plan(DATA / "small", 10, "0 2 * * *")),
+    }
     runs = {name: write_history(loaded) for name, loaded in plans.items()}
     locks = [JobLock(loaded.state_dir, "job-0000") for loaded in plans.values()]  # the runs' runner is alive
     for lock in locks:

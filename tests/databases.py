@@ -54,6 +54,9 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.procs import Proc, descendants, process_table, read_proc, send, wait_gone
+from tests.servers import free_port
+
 HOST = "127.0.0.1"
 USER = "backup"
 POSTGRES_ROOT = Path("/usr/lib/postgresql")
@@ -65,93 +68,6 @@ MARIADB_PACKAGES = ("mariadb-server-core", "mariadb-client")
 # A unix socket path has at most 107 bytes (sun_path); leave room for `.s.PGSQL.65535.lock`.
 MAX_ROOT_LENGTH = 80
 IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-
-
-# ---------------------------------------------------------------------------------------------------
-# /proc
-
-
-@dataclass(frozen=True)
-class Proc:
-    """One process as /proc/PID/stat shows it."""
-
-    pid: int
-    ppid: int
-    start: int  # clock ticks after boot: with `pid`, names this process even after its pid is reused
-    state: str
-    command: str
-
-    @property
-    def identity(self) -> tuple[int, int]:
-        """Given this process, return (pid, start time): a name that no later process shares."""
-        return (self.pid, self.start)
-
-
-def read_proc(pid: int) -> Proc | None:
-    """Given a pid, return that process as /proc shows it, or None when it does not exist (any more)."""
-    base = Path("/proc") / str(pid)
-    try:
-        stat = (base / "stat").read_bytes()
-        command = (base / "cmdline").read_bytes()
-    except OSError:
-        return None
-    fields = stat.rsplit(b")", 1)[1].split()
-    return Proc(
-        pid=pid,
-        ppid=int(fields[1]),
-        start=int(fields[19]),
-        state=fields[0].decode(),
-        command=command.replace(b"\0", b" ").decode(errors="replace").strip(),
-    )
-
-
-def process_table() -> dict[int, Proc]:
-    """Given nothing, return every process on this machine by pid (zombies included)."""
-    table: dict[int, Proc] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (found := read_proc(int(entry.name))) is not None:
-            table[found.pid] = found
-    return table
-
-
-def descendants(roots: Iterable[int], table: dict[int, Proc]) -> dict[int, Proc]:
-    """Given pids and a process table, return every process below them (the roots excluded)."""
-    children: dict[int, list[Proc]] = {}
-    for process in table.values():
-        children.setdefault(process.ppid, []).append(process)
-    found: dict[int, Proc] = {}
-    pending = list(roots)
-    while pending:
-        for child in children.get(pending.pop(), []):
-            if child.pid not in found:
-                found[child.pid] = child
-                pending.append(child.pid)
-    return found
-
-
-def alive(process: Proc) -> bool:
-    """Given a process seen earlier, return whether that same process still runs (not a zombie)."""
-    now = read_proc(process.pid)
-    return now is not None and now.start == process.start and now.state not in {"Z", "X", "x"}
-
-
-def send(process: Proc, number: int) -> None:
-    """Given a process seen earlier, send it signal `number` unless it is gone or its pid was reused."""
-    now = read_proc(process.pid)
-    if now is not None and now.start == process.start:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(process.pid, number)
-
-
-def wait_gone(processes: Iterable[Proc], timeout: float) -> list[Proc]:
-    """Given processes, wait up to `timeout` seconds for all to end; return those still running."""
-    remaining = list(processes)
-    deadline = time.monotonic() + timeout
-    while True:
-        remaining = [process for process in remaining if alive(process)]
-        if not remaining or time.monotonic() >= deadline:
-            return remaining
-        time.sleep(0.01)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -193,14 +109,6 @@ def service_account(preferred: str) -> Account | None:
             entry = pwd.getpwnam(name)
             return Account(name, entry.pw_uid, entry.pw_gid)
     raise RuntimeError(f"neither {preferred!r} nor 'nobody' exists: no account to run a server as")
-
-
-def free_port() -> int:
-    """Given nothing, return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def new_password() -> str:
