@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -40,7 +39,14 @@ from backupplan.runner.guard import (
 from backupplan.runner.hooks import HookFailure, hook_environment, run_hooks
 from backupplan.runner.logfile import RunLog, changes_path, log_path, stamp
 from backupplan.runner.results import RunEvent, RunResult, Trigger, status_of
-from backupplan.runner.transfer import TransferHooks, TransferResult, backoff, run_transfer, transfer_spec
+from backupplan.runner.transfer import (
+    TransferHooks,
+    TransferResult,
+    backoff,
+    run_transfer,
+    transfer_spec,
+    wait_to_retry,
+)
 from backupplan.snapshots.versions import folder_of as versions_folder
 
 if TYPE_CHECKING:
@@ -258,11 +264,14 @@ class JobRun:
             )  # fmt: skip
             if looked.outcome.kind != "retryable" or attempt == retries.attempts:
                 break
-            self.changelist.reset()
             wait = backoff(retries, attempt)
-            self._note(f"the guard's dry run failed ({looked.outcome.message}); trying again in {wait:.0f}s")
-            if await _cancelled_within(self.running.cancel, wait):
+            if time.monotonic() + wait >= self.deadline:
                 break
+            self.changelist.reset()
+            self._note(f"the guard's dry run failed ({looked.outcome.message}); trying again in {wait:.0f}s")
+            stopped = await wait_to_retry(self.running.cancel, wait)
+            if stopped is not None:
+                return stopped
         if not looked.outcome.succeeded:
             return looked.outcome
         if looked.stats.destination_files is not None:  # counted by the dry run itself (rclone)
@@ -407,12 +416,3 @@ class JobRun:
             self.path,
         )
         return self.session.ended(result)
-
-
-async def _cancelled_within(cancel: asyncio.Event, seconds: float) -> bool:
-    """Wait `seconds`, or less when `cancel` is set; return whether it was."""
-    try:
-        await asyncio.wait_for(cancel.wait(), timeout=seconds)
-    except TimeoutError:
-        return False
-    return True

@@ -106,6 +106,16 @@ def readable(record: bytes) -> bytes:
     return ": ".join(part for part in parts if part).encode("utf-8", "backslashreplace")
 
 
+async def wait_to_retry(cancel: asyncio.Event, wait: float) -> Outcome | None:
+    """Wait `wait` seconds before the next attempt; return the outcome of a stop asked for
+    meanwhile (`stopped="cancel"`, which the run journals as interrupted), or None."""
+    try:
+        await asyncio.wait_for(cancel.wait(), timeout=wait)
+    except TimeoutError:
+        return None
+    return Outcome("fatal", "stopped on request while waiting to retry", "", None, None, "cancel")
+
+
 def backoff(retries: Retries, failed_attempts: int, rng: random.Random | None = None) -> float:
     """The wait after the `failed_attempts`-th failed attempt: backoff × 2^(n-1), capped at
     max_backoff, plus up to 25 % jitter."""
@@ -213,9 +223,6 @@ async def run_transfer(
             f"attempt {attempt} failed ({mask(outcome.message)}); trying again in {format_duration(wait)}"
         )
         log.line("backupplan", f"retrying in {format_duration(wait)}")
-        try:
-            await asyncio.wait_for(cancel.wait(), timeout=wait)
-        except TimeoutError:
-            continue
-        stopped = Outcome("fatal", "stopped on request while waiting to retry", "", None, None, "cancel")
-        return TransferResult(stopped, stats, attempt)
+        stopped = await wait_to_retry(cancel, wait)
+        if stopped is not None:
+            return TransferResult(stopped, stats, attempt)

@@ -83,6 +83,43 @@ def test_s3_server_down_then_back(tmp_path: Path, moto_s3, run_backupplan) -> No
     assert attempts[0] == "retryable" and attempts[-1] == "ok"
 
 
+def test_a_stop_while_the_guards_dry_run_waits_to_retry_interrupts_the_run(
+    tmp_path: Path, moto_s3, run_backupplan
+) -> None:  # type: ignore[no-untyped-def]
+    """A guarded rclone job whose store went down: its dry run fails and waits to try again; Ctrl-C
+    (SIGTERM) then ends the run as interrupted, as during a transfer's wait, not as failed."""
+    build(tmp_path / "src", {f"f{index}.txt".encode(): os.urandom(200) for index in range(5)})
+    plan = write_plan(
+        tmp_path,
+        f"""\
+  cloud:
+    engine: rclone
+    source: src
+    destination: moto:backup-bucket/stopped
+    retries: {{attempts: 3, backoff: 60s, max_backoff: 60s}}
+    env: {json.dumps(moto_s3.env())}
+""",
+    )
+    first = run_backupplan(["run", "--plan", str(plan), "cloud"])  # a copy: the next run looks first
+    assert first.returncode == 0, first.stdout + first.stderr
+    moto_s3.kill()
+    try:
+        process = start_run(plan, "cloud")
+        logs = tmp_path / ".backupplan" / "logs" / "cloud"
+        wait_for(
+            lambda: any("guard: the dry run found" in log.read_text() for log in logs.glob("*.log")),
+            timeout=30,
+        )
+        time.sleep(0.5)  # within the 60 s wait before the dry run's second attempt
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=20)
+    finally:
+        moto_s3.start()
+    assert process.returncode == 130, out + err
+    (interrupted,) = of_type(tmp_path / ".backupplan", "run.interrupted")
+    assert interrupted["data"]["reason"] == "signal"
+
+
 def test_hung_peer_is_stopped_by_the_wall_clock(
     tmp_path: Path, rsync_daemon: RsyncDaemon, run_backupplan
 ) -> None:  # type: ignore[no-untyped-def]
