@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,9 +19,10 @@ import orjson
 
 from backupplan import __version__
 from backupplan.fleet.collect import Collected, collect
-from backupplan.fleet.hosts import Host, JobLine, host_folders, read_host
+from backupplan.fleet.hosts import Host, host_folders, read_host
 from backupplan.fsutil import atomic_write
 from backupplan.monitor.verdict import State
+from backupplan.status.document import stamp
 
 FLEET_FORMAT = 1
 ATTENTION_SHOWN = 500  # job lines on the page at most (every one is in status.json)
@@ -64,7 +65,7 @@ def fleet_document(hosts: list[Host], now: datetime, source: str, every: float) 
     return {
         "format": FLEET_FORMAT,
         "kind": "fleet",
-        "generated_at": _stamp(now),
+        "generated_at": stamp(now),
         "backupplan_version": __version__,
         "source": source,
         "rebuilt_every": every,
@@ -80,7 +81,7 @@ def fleet_document(hosts: list[Host], now: datetime, source: str, every: float) 
             "bytes_total": sum(host.bytes for host in hosts),
         },
         "hosts": [_host_json(host) for host in hosts],
-        "attention": [_line_json(line) for line in attention],
+        "attention": [asdict(line) for line in attention],
     }
 
 
@@ -99,17 +100,6 @@ def _host_json(host: Host) -> dict[str, Any]:
         "bytes": host.bytes,
         "publish_error": host.publish_error,
         "site": host.site,
-    }
-
-
-def _line_json(line: JobLine) -> dict[str, Any]:
-    return {
-        "host": line.host,
-        "job": line.job,
-        "status": line.status,
-        "overdue": line.overdue,
-        "last_run": line.last_run,
-        "reason": line.reason,
     }
 
 
@@ -175,7 +165,3 @@ def build_fleet(
         atomic_write(site_dir / name, data, mode=0o644, durable=False)
     summary = document["summary"]
     return FleetReport(summary["hosts"], summary["silent"], summary["damaged"], summary["failed"], site_dir)
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,10 @@ import orjson
 
 from backupplan.monitor.findings import moment
 from backupplan.monitor.judge import judge, malformed
-from backupplan.monitor.machine import expected_by
+from backupplan.monitor.machine import dict_of, expected_by
 from backupplan.monitor.verdict import State, Verdict, one_line
 from backupplan.plan.model.fleet import HOST_NAME
+from backupplan.status.document import stamp
 from backupplan.units import format_size
 
 DOCUMENT_LIMIT = 16 * 1024 * 1024  # a host's status.json larger than this is not read
@@ -122,7 +123,7 @@ def judge_host(name: str, document: dict[str, Any], now: datetime, site: str | N
         silent=silent,
         last_seen=_stamp(moment(document.get("generated_at"))),
         deadline=_stamp(deadline),
-        kept_by=_word(_dict(document, "freshness").get("kept_by")),
+        kept_by=_word(dict_of(document, "freshness").get("kept_by")),
         version=_word(document.get("backupplan_version")),
         site=site,
     )
@@ -131,7 +132,7 @@ def judge_host(name: str, document: dict[str, Any], now: datetime, site: str | N
     reported = document.get("host")
     if isinstance(reported, str) and reported.lower() != name.lower():
         host.summary = f"publishes as {one_line(reported, 80)!r}; {host.summary}"
-    publish = _dict(document, "publish")
+    publish = dict_of(document, "publish")
     if isinstance(publish.get("error"), str):
         host.publish_error = one_line(publish["error"], TEXT_LIMIT)
     counts = dict.fromkeys(JOB_COUNTS, 0)
@@ -156,7 +157,7 @@ def judge_host(name: str, document: dict[str, Any], now: datetime, site: str | N
 
 
 def _job_line(host: str, entry: dict[str, Any], status: str, overdue: bool) -> JobLine:
-    last = _dict(entry, "last_run")
+    last = dict_of(entry, "last_run")
     reason = last.get("reason")
     return JobLine(
         host=host,
@@ -177,7 +178,7 @@ def _overdue(entry: dict[str, Any], now: datetime) -> bool:
 
 
 def _publish_every(document: dict[str, Any]) -> float:
-    every = _dict(document, "publish").get("every")
+    every = dict_of(document, "publish").get("every")
     if isinstance(every, int | float) and not isinstance(every, bool) and 0 < every < 7 * 86400:
         return float(every)
     return 0.0
@@ -187,14 +188,9 @@ def _damaged(name: str, reason: str) -> Host:
     return Host(name=name, state=State.UNKNOWN, summary=reason, damaged=reason)
 
 
-def _dict(document: dict[str, Any], key: str) -> dict[str, Any]:
-    value = document.get(key)
-    return value if isinstance(value, dict) else {}
-
-
 def _word(value: object) -> str | None:
     return one_line(value, 40) if isinstance(value, str) else None
 
 
 def _stamp(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if value is None else stamp(value)

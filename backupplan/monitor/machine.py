@@ -28,7 +28,8 @@ def machine_findings(document: dict[str, Any], generated: datetime | None, rules
     return findings
 
 
-def _dict(document: dict[str, Any], key: str) -> dict[str, Any]:
+def dict_of(document: dict[str, Any], key: str) -> dict[str, Any]:
+    """The object at `key`, or an empty one when it is missing or not an object."""
     value = document.get(key)
     return value if isinstance(value, dict) else {}
 
@@ -39,7 +40,7 @@ def _int(value: object) -> int | None:
 
 def expected_by(document: dict[str, Any]) -> datetime | None:
     """When the document becomes stale; None when nothing keeps it fresh or it does not say."""
-    freshness = _dict(document, "freshness")
+    freshness = dict_of(document, "freshness")
     return None if freshness.get("kept_by") == "manual" else moment(freshness.get("expected_by"))
 
 
@@ -47,7 +48,7 @@ def _freshness(document: dict[str, Any], generated: datetime | None, rules: Rule
     expected = expected_by(document)
     if expected is not None and rules.now > expected:
         since = "no update since " + (when(generated, rules.now) if generated else "long ago")
-        who = KEEPERS.get(str(_dict(document, "freshness").get("kept_by")), "the daemon or timer")
+        who = KEEPERS.get(str(dict_of(document, "freshness").get("kept_by")), "the daemon or timer")
         host = document.get("host")
         on = f" on {one_line(host, 100)}" if isinstance(host, str) and host else ""
         return [Finding(State.CRITICAL, f"{since} — is {who} still running{on}?")]
@@ -61,7 +62,7 @@ def _freshness(document: dict[str, Any], generated: datetime | None, rules: Rule
 
 
 def _state_dir(document: dict[str, Any], rules: Rules) -> list[Finding]:
-    space = _dict(document, "state_dir")
+    space = dict_of(document, "state_dir")
     if not space:
         return []
     path = one_line(space.get("path") or "?", 120)
@@ -89,7 +90,7 @@ def _percent(part: int, total: int) -> str:
 
 
 def _journal(document: dict[str, Any]) -> list[Finding]:
-    journal = _dict(document, "journal")
+    journal = dict_of(document, "journal")
     raw = journal.get("problems")
     problems = [item for item in raw if isinstance(item, dict)] if isinstance(raw, list) else []
     findings = []
@@ -128,7 +129,7 @@ def age_perfdata(document: dict[str, Any], generated: datetime | None, rules: Ru
 
 def space_perfdata(document: dict[str, Any], rules: Rules) -> tuple[Perfdatum, ...]:
     """`state_free`: free bytes in the state dir; warning and critical below the thresholds."""
-    space = _dict(document, "state_dir")
+    space = dict_of(document, "state_dir")
     free, total = _int(space.get("free_bytes")), _int(space.get("total_bytes"))
     if free is None:
         return ()

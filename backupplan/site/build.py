@@ -60,6 +60,7 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)
     logs: PublishReport = field(default_factory=PublishReport)
     temporaries_removed: int = 0
+    status: bytes = b""  # status.json as written (masked), for whoever brings it up to date later
 
 
 def sync_filesystem(path: Path) -> None:
@@ -218,6 +219,7 @@ def build_site(data: SiteInput, site_dir: Path, *, changed_jobs: Iterable[str] |
         # Render and write.
         status_bytes, live_bytes = status_files(data.status, writer.mask)
         writer.put_bytes("status.json", status_bytes)
+        report.status = status_bytes
         for view in (job_views[job_id] for job_id in selected):
             writer.put(f"jobs/{view.name}/index.html", renderer.job_page(view), rendered=True)
             writer.put_bytes(f"badges/{view.name}.json", badge_json(view))

@@ -27,8 +27,6 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-import orjson
-
 from backupplan.fsutil import atomic_write
 from backupplan.site.data import JsonDict
 from backupplan.site.files import ensure_public_dir
@@ -112,12 +110,3 @@ def _unmasked(text: str) -> str:
 
 def _encoded(text: str) -> bytes:
     return text.encode("utf-8", "backslashreplace")
-
-
-def read_written(site_dir: Path) -> JsonDict | None:
-    """The status document site/status.json holds (masked), or None when it cannot be read."""
-    with contextlib.suppress(OSError, orjson.JSONDecodeError):
-        document = orjson.loads((site_dir / "status.json").read_bytes())
-        if isinstance(document, dict):
-            return document
-    return None

@@ -25,6 +25,7 @@ import orjson
 from backupplan.errors import BackupplanError
 from backupplan.fsutil import atomic_write
 from backupplan.secrets import mask
+from backupplan.status.document import stamp
 
 if TYPE_CHECKING:
     from backupplan.plan.load import LoadedPlan
@@ -89,10 +90,6 @@ def upload(target: Target, site_dir: Path) -> None:
         raise BackupplanError(mask(f"the upload to {target.shown} failed: {reason}"))
 
 
-def _stamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @dataclass(frozen=True)
 class PublishState:
     """The target (masked), and when uploads were last tried, last worked, and failing since."""
@@ -119,10 +116,10 @@ class PublishState:
         last_ok = previous.last_ok if previous is not None else None
         since = previous.failing_since if previous is not None else None
         if error is None:
-            last_ok, since = _stamp(now), None
+            last_ok, since = stamp(now), None
         elif since is None:
-            since = _stamp(now)
-        return cls(to, site, every, _stamp(now), last_ok, error, since)
+            since = stamp(now)
+        return cls(to, site, every, stamp(now), last_ok, error, since)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

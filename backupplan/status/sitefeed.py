@@ -28,13 +28,6 @@ if TYPE_CHECKING:
 NEXT_RUNS_SHOWN = 5
 
 
-def _masked(value: Any) -> Any:
-    """A JSON value as the site writes it: every secret in it masked."""
-    from backupplan.site.masking import SiteMasker
-
-    return orjson.loads(SiteMasker()(orjson.dumps(value).decode()))
-
-
 def status_document(
     loaded: LoadedPlan, journal: Journal, now: datetime, keeper: Keeper | None = None
 ) -> dict[str, Any]:
@@ -188,8 +181,6 @@ class SiteFeed:
         return self._tools
 
     def event(self, changed_jobs: Iterable[str] | None = None) -> None:
-        from backupplan.site.live import read_written
-
         try:
             with self._lock:
                 self.journal.refresh()
@@ -201,10 +192,9 @@ class SiteFeed:
                     tools=self._tool_list(),
                     keeper=self.keeper,
                 )
-            self._updater.event(data, changed_jobs=changed_jobs)
-            written = read_written(self.loaded.site_dir)  # what progress ticks and heartbeats update
-            with self._lock:
-                self._last_beat = None if written is None else (seq, written)
+            report = self._updater.event(data, changed_jobs=changed_jobs)
+            with self._lock:  # what progress ticks and heartbeats bring up to date
+                self._last_beat = (seq, orjson.loads(report.status))
         except Exception as error:  # the site must never stop a backup
             self._report(f"the status site could not be updated in {self.loaded.site_dir}: {error}")
             return
@@ -217,6 +207,7 @@ class SiteFeed:
     def progress(self) -> None:
         """Write the running runs' progress: into the document written last when the journal has
         not moved since (`with_progress`), else into a document built anew."""
+        from backupplan.site.masking import SiteMasker
         from backupplan.status.document import with_progress
 
         try:
@@ -224,8 +215,13 @@ class SiteFeed:
                 now = datetime.now(UTC)
                 last = self._last_beat
                 if last is not None and last[0] == self.journal.state.last_seq:
+                    masker = SiteMasker()  # the site's masking, once per tick
+
+                    def masked(value: Any) -> Any:
+                        return orjson.loads(masker(orjson.dumps(value).decode()))
+
                     progress_dir = self.loaded.state_dir / "progress"
-                    self._updater.progress(with_progress(last[1], progress_dir, now, _masked), masked=True)
+                    self._updater.progress(with_progress(last[1], progress_dir, now, masked), masked=True)
                     return
                 document = status_document(self.loaded, self.journal, now, self.keeper)
             self._updater.progress(document)
