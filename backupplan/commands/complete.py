@@ -37,7 +37,7 @@ def run_ids(plan_path: str, job: str | None, *, state_dir: str | None = None) ->
     job). Raise PlanError for an invalid plan."""
     from backupplan.status.document import run_summary
 
-    location = _locate(plan_path, state_dir)
+    location = locate_state(plan_path, state_dir, without_env=True)
     with _read_only_journal(location) as journal:
         chosen = [state for state in journal.state.jobs.values() if job is None or state.id == job]
         runs = [run for state in chosen for run in (state.current, *state.history) if run is not None]
@@ -52,16 +52,6 @@ def run_ids(plan_path: str, job: str | None, *, state_dir: str | None = None) ->
         words = [entry["status"].replace("_", " "), local_time(entry["started_at"], location.timezone)]
         candidates.append((entry["run"], " ".join([entry["job"], *words] if job is None else words)))
     return candidates
-
-
-def _locate(plan_path: str, state_dir: str | None) -> StateLocation:
-    """locate_state, with the plan loaded without the environment's values."""
-    if state_dir is not None:
-        return locate_state(plan_path, state_dir)
-    from backupplan.plan.load import load_plan
-
-    plan = load_plan(plan_path, without_env=True)
-    return StateLocation(plan, plan.state_dir, plan.plan.settings.log_retention.runs)
 
 
 def _read_only_journal(location: StateLocation) -> Journal:

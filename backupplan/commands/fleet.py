@@ -14,8 +14,6 @@ from backupplan.errors import BackupplanError
 if TYPE_CHECKING:
     from backupplan.fleet.hosts import Host
 
-DEFAULT_SITE = "fleet-site"
-
 
 def _source(source: str | None, plan_path: str) -> tuple[str, Path, dict[str, str]]:
     """Where to read from, the folder relative paths resolve against, and rclone's environment:

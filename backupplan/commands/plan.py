@@ -42,7 +42,7 @@ def plan_command(
     from backupplan.scheduler.report import diff_lines, due_lines
 
     loaded = load_plan(plan_path, host=host)
-    here = load_plan(plan_path).host if host is not None else loaded.host
+    here = loaded.machine
     if host is not None and host.lower() != here.lower():
         from backupplan.journal.state import State
         from backupplan.scheduler.reconcile import reconcile

@@ -36,10 +36,11 @@ class StateLocation:
         return Journal.open_or_read_only(self.state_dir, keep_runs=self.keep_runs)
 
 
-def locate_state(plan_path: str, state_dir: str | None) -> StateLocation:
+def locate_state(plan_path: str, state_dir: str | None, *, without_env: bool = False) -> StateLocation:
     """Given -p/--plan and --state-dir, return the StateLocation; raise PlanError for a bad plan.
 
-    With --state-dir the plan is not read at all: the journal alone is shown.
+    With --state-dir the plan is not read at all: the journal alone is shown. `without_env`:
+    the plan's `${VAR}` values are not needed (shell completion).
     """
     from backupplan.journal import DEFAULT_KEEP_RUNS
 
@@ -47,7 +48,7 @@ def locate_state(plan_path: str, state_dir: str | None) -> StateLocation:
         return StateLocation(None, Path(state_dir).expanduser().absolute(), DEFAULT_KEEP_RUNS)
     from backupplan.plan.load import load_plan
 
-    plan = load_plan(plan_path)
+    plan = load_plan(plan_path, without_env=without_env)
     return StateLocation(plan, plan.state_dir, plan.plan.settings.log_retention.runs)
 
 

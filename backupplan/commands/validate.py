@@ -11,7 +11,7 @@ def validate_command(path: str, *, without_env: bool = False) -> int:
     """Load the plan at `path`; print a summary and return 0, or raise PlanError listing every
     problem. `without_env`: unset ${VAR}s are placeholders, and what could not be checked without
     their values is printed as notes (docs/remote.md: validating in CI and pre-commit)."""
-    loaded = load_plan(path, without_env=without_env)
+    loaded = load_plan(path, without_env=without_env, locate_warnings=True)
     for note in loaded.notes:
         click.echo(f"note: {note.render()}")
     for warning in loaded.warnings:

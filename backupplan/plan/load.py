@@ -54,6 +54,7 @@ class LoadedPlan:
     # (`plan.jobs` holds this host's jobs only). See docs/fleet.md.
     host: str = ""
     elsewhere: tuple[str, ...] = ()
+    machine: str = ""  # this machine's own name (`host`, unless `plan --host` previews another)
 
     @property
     def base_dir(self) -> Path:
@@ -119,8 +120,11 @@ def load_plan(
     secrets: SecretRegistry | None = None,
     without_env: bool = False,
     host: str | None = None,
+    locate_warnings: bool = False,
 ) -> LoadedPlan:
     """Given the plan's path, return the LoadedPlan; raise PlanError listing every problem.
+    `locate_warnings` (validate, which shows them): each warning gets its line, which costs a
+    second parse of a plan that has any.
 
     `host` (`plan --host NAME`) acts as another machine; else the host is `settings.host`, else
     $BACKUPPLAN_HOST, else the hostname, and `plan.jobs` keeps the jobs whose `hosts:` select it.
@@ -141,10 +145,10 @@ def load_plan(
             fast = _UNPARSED  # the round-trip parser below gives the better-worded error
         if fast is not _UNPARSED:
             result = _build(fast, display, absolute, environ, secrets, None, without_env, host)
-            if isinstance(result, LoadedPlan) and not result.warnings:
+            if isinstance(result, LoadedPlan) and not (result.warnings and locate_warnings):
                 return result
             if isinstance(result, LoadedPlan):
-                # warnings are rare: parse again to give each its line
+                # warnings to show: parse again to give each its line
                 located = parse_yaml(text, display, round_trip=True)
                 relocated = _build(
                     located, display, absolute, environ, secrets, Locator(located), without_env, host
@@ -315,7 +319,8 @@ def _build(
         return problems
     for job_id, check in checks.check_fleet(jobs, settings):
         warn(("jobs", job_id, *check.path) if job_id else check.path, check.message, check.hint)
-    acting = host or settings.host or _named_host(environ)
+    machine = settings.host or _named_host(environ)
+    acting = host or machine
     here = {job_id: job for job_id, job in jobs.items() if selects(job.hosts, acting)}
     plan = Plan(version=1, settings=settings, defaults=dict(defaults), jobs=here)
     if unset:
@@ -334,6 +339,7 @@ def _build(
         warnings=tuple(warnings),
         host=acting,
         elsewhere=tuple(job_id for job_id in jobs if job_id not in here),
+        machine=machine,
     )
 
 
