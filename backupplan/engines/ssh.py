@@ -65,60 +65,20 @@ def _quoted(word: str) -> str:
     raise ValueError(f"{word!r} cannot be passed to rsync --rsh (it holds both kinds of quotes)")
 
 
-# (pattern in ssh's or rsync's error lines, kind, message, hint); the first match wins.
-_PROBLEMS: tuple[tuple[re.Pattern[str], str, str, str], ...] = tuple(
-    (re.compile(pattern, re.IGNORECASE), kind, message, hint)
-    for pattern, kind, message, hint in (
-        (
-            r"REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for .* has changed|"
-            r"Host key verification failed",
-            "fatal",
-            "the ssh host key of {host} is not the one on record (never accepted silently)",
-            "if the server was reinstalled, check its new key, then `ssh-keygen -R {host}` (or fix the "
-            "job's known_hosts file); otherwise someone may be in between",
-        ),
-        (
-            r"Permission denied \(publickey|Permission denied, please try again|"
-            r"Too many authentication failures",
-            "fatal",
-            "the ssh server of {host} refused the key",
-            "add the public key to the remote user's ~/.ssh/authorized_keys, or set ssh.identity_file",
-        ),
-        (
-            r"rsync: (command )?not found|rsync: No such file or directory|"
-            r"bash: .*rsync.*: command not found",
-            "fatal",
-            "rsync is not installed on {host} (or not on the remote user's PATH)",
-            "install rsync there, or pass --rsync-path=/path/to/rsync in the job's extra_args",
-        ),
-        (
-            r"No space left on device|Disk quota exceeded",
-            "fatal",
-            "the disk on {host} is full",
-            "free some space on the remote side",
-        ),
-        (
-            r"Connection refused|No route to host|Network is unreachable|Could not resolve hostname|"
-            r"Connection timed out|timed out during banner exchange|Name or service not known",
-            "retryable",
-            "{host} cannot be reached over ssh",
-            "is the host up and its ssh server running? the run is tried again",
-        ),
-        (
-            r"connection unexpectedly closed|Broken pipe|Connection reset|closed by remote host|"
-            r"Timeout, server .* not responding|client_loop: send disconnect",
-            "retryable",
-            "the ssh connection to {host} was lost during the transfer",
-            "tried again; what was copied is kept and resumed from",
-        ),
+Problems = tuple[tuple[re.Pattern[str], str, str, str], ...]
+
+
+def _problems(*rows: tuple[str, str, str, str]) -> Problems:
+    """A table of (pattern in the error lines, kind, message, hint); the first match wins."""
+    return tuple(
+        (re.compile(pattern, re.IGNORECASE), kind, message, hint) for pattern, kind, message, hint in rows
     )
-)
 
 
-def ssh_problem(errors: Sequence[str], host: str, exit_code: int | None) -> Outcome | None:
-    """Given rsync's error lines for a transfer over ssh to `host`, return the outcome ssh's own
-    words call for, or None (nothing ssh-specific)."""
-    for pattern, kind, message, hint in _PROBLEMS:
+def _matched(table: Problems, errors: Sequence[str], exit_code: int | None, host: str = "") -> Outcome | None:
+    """The outcome of the first row of `table` that one of `errors` matches (its words with
+    `{host}` filled in), or None."""
+    for pattern, kind, message, hint in table:
         line = next((text for text in errors if pattern.search(text)), None)
         if line is not None:
             return Outcome(
@@ -130,43 +90,84 @@ def ssh_problem(errors: Sequence[str], host: str, exit_code: int | None) -> Outc
     return None
 
 
+# What ssh and the remote rsync say.
+_PROBLEMS = _problems(
+    (
+        r"REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for .* has changed|"
+        r"Host key verification failed",
+        "fatal",
+        "the ssh host key of {host} is not the one on record (never accepted silently)",
+        "if the server was reinstalled, check its new key, then `ssh-keygen -R {host}` (or fix the "
+        "job's known_hosts file); otherwise someone may be in between",
+    ),
+    (
+        r"Permission denied \(publickey|Permission denied, please try again|"
+        r"Too many authentication failures",
+        "fatal",
+        "the ssh server of {host} refused the key",
+        "add the public key to the remote user's ~/.ssh/authorized_keys, or set ssh.identity_file",
+    ),
+    (
+        r"rsync: (command )?not found|rsync: No such file or directory|"
+        r"bash: .*rsync.*: command not found",
+        "fatal",
+        "rsync is not installed on {host} (or not on the remote user's PATH)",
+        "install rsync there, or pass --rsync-path=/path/to/rsync in the job's extra_args",
+    ),
+    (
+        r"No space left on device|Disk quota exceeded",
+        "fatal",
+        "the disk on {host} is full",
+        "free some space on the remote side",
+    ),
+    (
+        r"Connection refused|No route to host|Network is unreachable|Could not resolve hostname|"
+        r"Connection timed out|timed out during banner exchange|Name or service not known",
+        "retryable",
+        "{host} cannot be reached over ssh",
+        "is the host up and its ssh server running? the run is tried again",
+    ),
+    (
+        r"connection unexpectedly closed|Broken pipe|Connection reset|closed by remote host|"
+        r"Timeout, server .* not responding|client_loop: send disconnect",
+        "retryable",
+        "the ssh connection to {host} was lost during the transfer",
+        "tried again; what was copied is kept and resumed from",
+    ),
+)
+
+
+def ssh_problem(errors: Sequence[str], host: str, exit_code: int | None) -> Outcome | None:
+    """Given rsync's error lines for a transfer over ssh to `host`, return the outcome ssh's own
+    words call for, or None (nothing ssh-specific)."""
+    return _matched(_PROBLEMS, errors, exit_code, host)
+
+
 # What rclone's remotes (SFTP, WebDAV, S3 …) say, worded the same way as ssh's.
-_REMOTE_PROBLEMS: tuple[tuple[re.Pattern[str], str, str, str], ...] = tuple(
-    (re.compile(pattern, re.IGNORECASE), kind, message, hint)
-    for pattern, kind, message, hint in (
-        (
-            r"knownhosts: key mismatch|host key mismatch|REMOTE HOST IDENTIFICATION HAS CHANGED",
-            "fatal",
-            "the server's host key is not the one on record (never accepted silently)",
-            "if the server was reinstalled, check its new key and update the known_hosts file of "
-            "the remote's definition; otherwise someone may be in between",
-        ),
-        (
-            r"unable to authenticate|401 Unauthorized|403 Forbidden|AccessDenied|InvalidAccessKeyId|"
-            r"SignatureDoesNotMatch|permission denied \(publickey",
-            "fatal",
-            "the server refused the credentials",
-            "check the user, password or key of the remote in the job's env",
-        ),
-        (
-            r"connection refused|no such host|network is unreachable|i/o timeout|no route to host",
-            "retryable",
-            "the server cannot be reached",
-            "is it up, and its address right? the run is tried again",
-        ),
-    )
+_REMOTE_PROBLEMS = _problems(
+    (
+        r"knownhosts: key mismatch|host key mismatch|REMOTE HOST IDENTIFICATION HAS CHANGED",
+        "fatal",
+        "the server's host key is not the one on record (never accepted silently)",
+        "if the server was reinstalled, check its new key and update the known_hosts file of "
+        "the remote's definition; otherwise someone may be in between",
+    ),
+    (
+        r"unable to authenticate|401 Unauthorized|403 Forbidden|AccessDenied|InvalidAccessKeyId|"
+        r"SignatureDoesNotMatch|permission denied \(publickey",
+        "fatal",
+        "the server refused the credentials",
+        "check the user, password or key of the remote in the job's env",
+    ),
+    (
+        r"connection refused|no such host|network is unreachable|i/o timeout|no route to host",
+        "retryable",
+        "the server cannot be reached",
+        "is it up, and its address right? the run is tried again",
+    ),
 )
 
 
 def remote_problem(errors: Sequence[str], exit_code: int | None) -> Outcome | None:
     """Given rclone's error lines, return the outcome its remote's words call for, or None."""
-    for pattern, kind, message, hint in _REMOTE_PROBLEMS:
-        line = next((text for text in errors if pattern.search(text)), None)
-        if line is not None:
-            return Outcome(
-                kind,  # type: ignore[arg-type]
-                f"exit {exit_code}: {message} ({one_line(line, 200)})",
-                hint,
-                exit_code,
-            )
-    return None
+    return _matched(_REMOTE_PROBLEMS, errors, exit_code)
