@@ -15,24 +15,17 @@ import argparse
 import statistics
 import subprocess
 import sys
-import time
+from functools import partial
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from runner import prepare_tree, timed  # noqa: E402
+from runner import BACKUPPLAN, prepare_tree, timed  # noqa: E402
+from runner import fresh as fresh_in  # noqa: E402
 
 DATA = HERE / "data" / "fidelity"
-BACKUPPLAN = str(Path(sys.executable).parent / "backupplan")
-
-
-def fresh(path: Path) -> Path:
-    if path.exists():
-        trash = DATA / "trash"
-        trash.mkdir(parents=True, exist_ok=True)
-        path.rename(trash / f"{path.name}-{time.monotonic_ns()}")
-    return path
+fresh = partial(fresh_in, trash=DATA / "trash")
 
 
 def main() -> None:

@@ -56,11 +56,10 @@ def prepare_tree(preset: str) -> Path:
     return source
 
 
-def fresh(path: Path) -> Path:
-    """Move an old copy aside (deleted at the end) and return the now free path."""
+def fresh(path: Path, trash: Path = DATA / "trash") -> Path:
+    """Move an old copy aside into `trash` (deleted at the end) and return the now free path."""
     if path.exists():
-        trash = DATA / "trash"
-        trash.mkdir(exist_ok=True)
+        trash.mkdir(parents=True, exist_ok=True)
         path.rename(trash / f"{path.name}-{time.monotonic_ns()}")
     return path
 

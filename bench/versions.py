@@ -21,24 +21,17 @@ import shutil
 import statistics
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from runner import prepare_tree, timed  # noqa: E402
+from runner import BACKUPPLAN, prepare_tree, timed  # noqa: E402
+from runner import fresh as fresh_in  # noqa: E402
 
 DATA = HERE / "data" / "versions"
-BACKUPPLAN = str(Path(sys.executable).parent / "backupplan")
-
-
-def fresh(path: Path) -> Path:
-    """Move an old copy aside (deleted at the end) and return the now free path."""
-    if path.exists():
-        trash = DATA / "trash"
-        trash.mkdir(parents=True, exist_ok=True)
-        path.rename(trash / f"{path.name}-{time.monotonic_ns()}")
-    return path
+fresh = partial(fresh_in, trash=DATA / "trash")
 
 
 def write_plan(folder: Path, source: Path, destination: Path, versions: bool) -> Path:

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page
-from site_helpers import free_port, load_fixture, wait_port
+from site_helpers import http_server, load_fixture
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 from backupplan.site import SiteInput, build_site
+from tests.browser import chromium
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "site"
 
 
@@ -56,48 +45,15 @@ def snapshot_file(snapshot):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def served(built_site: Path) -> Iterator[tuple[str, Path]]:
     """The built fixture site served by a stock `python -m http.server` on 127.0.0.1."""
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "http.server",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--directory",
-            str(built_site),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_port(port, process)
-        yield f"http://127.0.0.1:{port}", built_site
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with http_server(built_site) as url:
+        yield url, built_site
 
 
 @pytest.fixture(scope="module")
 def chromium_browser() -> Iterator[Browser]:
-    """Debian's chromium (no downloaded browser), for one test module only.
-
-    pytest-playwright's session-wide browser keeps its event loop marked as running in the main
-    thread until the session ends, which breaks every later test that calls asyncio.run(); this
-    one is started and stopped with the module."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    """Debian's chromium (no downloaded browser), for one test module only (tests.browser)."""
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture

@@ -6,15 +6,15 @@ import contextlib
 import gzip
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import IO
 
 from backupplan.site import SiteInput, load_site_input
+from tests.servers import free_port, wait_port
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -67,26 +67,6 @@ def html_pages(site_dir: Path) -> list[Path]:
     return sorted(site_dir.rglob("*.html"))
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def wait_port(port: int, process: subprocess.Popen[bytes], timeout: float = 15) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"port {port} not ready")
-
-
 def all_files(site_dir: Path) -> list[Path]:
     return sorted(path for path in site_dir.rglob("*") if path.is_file())
 
@@ -96,13 +76,24 @@ def mode_of(path: Path) -> int:
 
 
 @contextlib.contextmanager
-def http_server(site_dir: Path) -> Iterator[str]:
-    """Serve `site_dir` with a stock `python -m http.server` on 127.0.0.1; yield its base URL."""
+def http_server(site_dir: Path, access_log: IO[bytes] | None = None) -> Iterator[str]:
+    """Serve `site_dir` with a stock `python -m http.server` on 127.0.0.1; yield its base URL.
+    `access_log` gets the server's log: a line per request, with the status it answered."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(site_dir)],
+        [
+            sys.executable,
+            "-u",
+            "-m",
+            "http.server",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+            str(site_dir),
+        ],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL if access_log is None else access_log,
     )
     try:
         wait_port(port, process)

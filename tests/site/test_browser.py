@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
-from site_helpers import free_port, wait_port
+from site_helpers import http_server
 
 from backupplan.site import SiteInput, build_site, write_progress
 
@@ -36,29 +34,8 @@ def live_site(site_input: SiteInput) -> Iterator[tuple[str, Path, SiteInput]]:
     data = replace(site_input, refresh=1.0)
     site_dir = Path(data.paths.site_dir)
     build_site(data, site_dir)
-    port = free_port()
-    with (site_dir.parent / "access.log").open("wb") as log:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-u",
-                "-m",
-                "http.server",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--directory",
-                str(site_dir),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-    try:
-        wait_port(port, server)
-        yield f"http://127.0.0.1:{port}", site_dir, data
-    finally:
-        server.terminate()
-        server.wait(timeout=5)
+    with (site_dir.parent / "access.log").open("wb") as log, http_server(site_dir, log) as url:
+        yield url, site_dir, data
 
 
 def _status(data: SiteInput) -> dict:  # type: ignore[type-arg]

@@ -60,12 +60,16 @@ def context(chromium_browser: Browser) -> Iterator[BrowserContext]:
         context.close()
 
 
-def _fits(page: Page, where: str) -> None:
+def _fits(page: Page, where: str) -> int:
+    """Assert the page is no wider than the screen and each job link is on one line; return how
+    many job links there were."""
     width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     assert width[0] <= width[1], f"{where}: {width[0]} px wide on a {width[1]} px screen"
-    for link in page.locator(JOB_LINKS).all():
+    links = page.locator(JOB_LINKS).all()
+    for link in links:
         lines = link.evaluate("(link) => link.getClientRects().length")
         assert lines == 1, f"{where}: job link {link.inner_text()!r} is on {lines} lines"
+    return len(links)
 
 
 @pytest.mark.parametrize("screen", SCREENS)
@@ -80,11 +84,14 @@ def test_every_page_fits_the_screen_and_keeps_job_names_whole(
         for relative in PAGES:
             page.goto(f"{url}/{relative}")
             expect(page.locator("#age")).to_contain_text(" ago")
-            _fits(page, f"{relative} ({screen}, {scheme})")
+            links = _fits(page, f"{relative} ({screen}, {scheme})")
+            if relative in ("index.html", "jobs/index.html"):
+                assert links > 0, f"{relative}: no job link was measured"
             name = relative.replace("/", "-").removesuffix(".html")
             page.screenshot(path=str(artifacts / f"{screen}-{scheme}-{name}.png"), full_page=True)
     # the navigation stays usable: every link on screen, none under another
     boxes = [link.bounding_box() for link in page.locator("header nav a").all()]
+    assert boxes, "no navigation link found"
     assert all(box and box["x"] >= 0 and box["x"] + box["width"] <= SCREENS[screen]["width"] for box in boxes)
 
 
@@ -112,7 +119,9 @@ def test_a_long_job_name_wraps_only_after_a_separator(
             for relative in ("index.html", "jobs/index.html", f"jobs/{LONG_NAME}/index.html"):
                 page.goto(f"{url}/{relative}")
                 assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-                for link in page.locator(f'a[href$="jobs/{LONG_NAME}/index.html"], h1 > span').all():
+                links = page.locator(f'a[href$="jobs/{LONG_NAME}/index.html"], h1 > span').all()
+                assert links, (relative, width)  # the long name is on every one of these pages
+                for link in links:
                     assert set(link.evaluate(LINE_BREAKS)) <= {"-", "_", "/"}, (relative, width)
             page.screenshot(path=str(artifacts / f"long-name-{width}.png"), full_page=True)
 
