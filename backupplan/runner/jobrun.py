@@ -187,8 +187,7 @@ class JobRun:
         )  # fmt: skip
         if self.dumped.failure is not None:
             return self.dumped.failure
-        state = self.session.journal.state.jobs.get(self.job_id)
-        if state is None or state.last_success is None:  # before the first good copy
+        if not self._made_a_copy():
             self.unkept = self._what_the_destination_cannot_keep()
         try:
             self.staging = await self._stage_snapshot()
@@ -240,6 +239,11 @@ class JobRun:
         state = self.session.journal.state.jobs.get(self.job_id)
         return (state.last_total_files or 0) if state is not None else 0
 
+    def _made_a_copy(self) -> bool:
+        """Whether a run of this job ever succeeded."""
+        state = self.session.journal.state.jobs.get(self.job_id)
+        return state is not None and state.last_success is not None
+
     def _guarded(self, files: int) -> bool:
         """Whether the run looks first: a guard, not waived, over a copy that holds files. rclone's
         dry run counts the destination itself (what its runs report is what they transferred, not
@@ -247,8 +251,7 @@ class JobRun:
         if self.job.guard is None or self.accept_changes:
             return False
         if self.job.engine == "rclone":
-            state = self.session.journal.state.jobs.get(self.job_id)
-            return state is not None and state.last_success is not None
+            return self._made_a_copy()
         return files > 0
 
     async def _look_first(self, files: int) -> Outcome | None:

@@ -37,7 +37,6 @@ from backupplan.snapshots.retention import retained
 
 FOLDER_FORMAT = "%Y%m%dT%H%M%SZ"  # the run id's own stamp: 20261128T020000Z
 FOLDER_PATTERN = re.compile(r"^\d{8}T\d{6}Z$")
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NOT_FOUND = 3  # rclone's exit code for "directory not found": no run has moved anything yet
 
 
@@ -194,7 +193,7 @@ async def list_versions(
         if below and not entry.get("IsDir"):
             totals[0] += 1
             totals[1] += max(0, int(entry.get("Size") or 0))
-    listed = [Version(name, parse_folder(name) or EPOCH, *totals) for name, totals in found.items()]
+    listed = [Version(name, time, *totals) for name, totals in found.items() if (time := parse_folder(name))]
     return sorted(listed, key=lambda version: version.time)
 
 
