@@ -4,7 +4,8 @@ Run: .venv/bin/python bench/runner.py [--preset medium] [--rounds 3] [--engines 
 
 For each engine and round (order rotated every round): a full copy into an empty folder and a
 no-change rerun, once through `backupplan run` (journal, log, site and all) and once with the raw
-command (`rsync -a src/ dst/`, `rclone copy src dst`). Prints medians and, per engine, the full-copy
+command with the options a job uses by default (`rsync -aHAXS src/ dst/`, `rclone copy --metadata
+src dst`: docs/fidelity.md). Prints medians and, per engine, the full-copy
 ratio (target <= 1.03x) and the no-change overhead in ms (target <= raw + 150 ms).
 
 The tree comes from make_tree.py (the shared benchmark generator; set MAKE_TREE to its path) and
@@ -77,8 +78,9 @@ def write_plan(folder: Path, engine: str, source: Path, destination: Path) -> Pa
 
 def raw_argv(engine: str, source: Path, destination: Path) -> list[str]:
     if engine == "rsync":
-        return ["rsync", "-a", "--exclude=.complete", f"{source}/", str(destination)]
-    return ["rclone", "copy", "--exclude=.complete", str(source), str(destination)]
+        # what a job keeps by default (docs/fidelity.md): hard links, ACLs, xattrs, sparse files
+        return ["rsync", "-aHAXS", "--exclude=.complete", f"{source}/", str(destination)]
+    return ["rclone", "copy", "--metadata", "--exclude=.complete", str(source), str(destination)]
 
 
 def main() -> None:

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from backupplan.plan.model import Settings
 from backupplan.status.tools import tool_checks
 
 if TYPE_CHECKING:
@@ -91,7 +90,7 @@ def site_input(
         ),
         jobs=jobs,
         settings=normalized["settings"],
-        default_settings=Settings().model_dump(mode="json"),
+        default_settings=loaded.default_settings(),
         tools=tools if tools is not None else tool_checks(loaded),
         refresh=loaded.plan.settings.refresh,
         log_lines=500,

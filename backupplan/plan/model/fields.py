@@ -75,4 +75,4 @@ Duration = Annotated[
 class Strict(BaseModel):
     """Base for every plan section: unknown keys are errors, assignments are checked."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)

@@ -1,0 +1,129 @@
+"""The validated plan kept between commands, so that a command on an unchanged plan neither parses
+nor validates it again (no ruamel, no validation, no APScheduler import; see docs/plan-cache.md).
+
+- **Where**: `$XDG_CACHE_HOME/backupplan/plans/` (else `~/.cache/backupplan/plans/`), a 0700 folder
+  with one 0600 file per plan path. `BACKUPPLAN_PLAN_CACHE=off` turns the cache off.
+- **What**: the `LoadedPlan` (pickled, with its normalised form and digest already made), under a
+  key of everything a loaded plan depends on: the file's bytes, its absolute path and the name it
+  was given, the machine's name, `$BACKUPPLAN_HOST`, `$HOME`, the local time zone (`$TZ`,
+  /etc/localtime), Python's version, and the code that loads plans (every module of
+  `backupplan/plan/` and the foundations, by size and modification time); pydantic's version is
+  checked after reading.
+- **Never kept**: a plan whose text holds `${` (its values come from the environment: they are
+  secrets, and a change of one could not be seen without keeping it), a plan loaded for
+  `--no-env` or `plan --host`, a plan with problems (it is never loaded at all).
+- **Never trusted over the file**: the key is compared on every read. A cache file that is not the
+  user's own, not private, damaged or from another version is ignored, and the next full load
+  writes it again. A cache folder that cannot be written costs nothing but the speed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import sys
+from pathlib import Path
+from typing import Any
+
+from backupplan.plan.loaded import LoadedPlan
+
+_FORMAT = 1
+_CODE = Path(__file__).resolve().parent  # backupplan/plan
+_FOUNDATIONS = ("errors.py", "secrets.py", "units.py")
+
+
+def cacheable(text: str) -> bool:
+    """Whether a plan with this text may be kept: it reads nothing from the environment."""
+    switch = os.environ.get("BACKUPPLAN_PLAN_CACHE", "on").lower()
+    return "${" not in text and switch not in ("off", "0", "no")
+
+
+def read(absolute: Path, display: str, text: str) -> LoadedPlan | None:
+    """The LoadedPlan kept for this plan text, or None (nothing kept, kept for other input, or a
+    cache file that cannot be trusted)."""
+    path = _file(absolute)
+    try:
+        with open(path, "rb") as stream:
+            status = os.fstat(stream.fileno())
+            if status.st_uid != os.geteuid() or status.st_mode & 0o077:
+                return None
+            # only a private file of this user, in the user's own cache, is read (see above)
+            header = pickle.load(stream)  # noqa: S301
+            if header != (_FORMAT, _key(absolute, display, text)):
+                return None
+            versions, loaded = pickle.load(stream)  # noqa: S301
+    except Exception:  # a damaged file or one from other code fails in many ways: never trusted
+        return None
+    from pydantic.version import VERSION
+
+    if versions != VERSION or not isinstance(loaded, LoadedPlan):
+        return None
+    return loaded
+
+
+def keep(loaded: LoadedPlan, text: str) -> None:
+    """Keep `loaded` for the next command on the same plan text; quietly do nothing when the cache
+    folder cannot be written."""
+    from pydantic.version import VERSION
+
+    from backupplan.errors import StateError
+    from backupplan.fsutil import atomic_write, ensure_private_dir
+
+    # made now, so that a command reading the copy never builds pydantic's validators or serializers
+    loaded.normalized()
+    loaded.default_settings()
+    header = pickle.dumps((_FORMAT, _key(loaded.path, loaded.display_path, text)), pickle.HIGHEST_PROTOCOL)
+    body = pickle.dumps((VERSION, loaded), pickle.HIGHEST_PROTOCOL)
+    path = _file(loaded.path)
+    try:
+        ensure_private_dir(path.parent)
+        atomic_write(path, header + body, durable=False)
+    except (OSError, StateError):
+        return
+
+
+def folder() -> Path:
+    """The cache folder of this user."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "backupplan" / "plans"
+
+
+def _file(absolute: Path) -> Path:
+    return folder() / (hashlib.sha256(os.fsencode(absolute)).hexdigest()[:32] + ".pickle")
+
+
+def _key(absolute: Path, display: str, text: str) -> str:
+    digest = hashlib.sha256()
+    parts: list[Any] = [
+        text,
+        os.fspath(absolute),
+        display,
+        os.uname().nodename,
+        os.environ.get("BACKUPPLAN_HOST", ""),
+        os.environ.get("HOME", ""),
+        os.environ.get("TZ", ""),
+        _stamp("/etc/localtime"),
+        sys.version,
+        _code(),
+    ]
+    for part in parts:
+        digest.update(str(part).encode("utf-8", "surrogateescape") + b"\0")
+    return digest.hexdigest()
+
+
+def _stamp(path: str) -> str:
+    try:
+        status = os.stat(path)
+    except OSError:
+        return "-"
+    return f"{os.path.realpath(path)}:{status.st_size}:{status.st_mtime_ns}"
+
+
+def _code() -> str:
+    """Size and modification time of every module that loading a plan runs."""
+    stamps = [_stamp(os.path.join(_CODE.parent, name)) for name in _FOUNDATIONS]
+    for root, folders, files in os.walk(_CODE):
+        folders[:] = sorted(name for name in folders if name != "__pycache__")
+        stamps += [_stamp(os.path.join(root, name)) for name in sorted(files) if name.endswith(".py")]
+    return "|".join(stamps)

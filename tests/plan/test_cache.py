@@ -1,0 +1,202 @@
+"""The plan cache (backupplan.plan.cache): a copy of the validated plan read instead of parsing and
+validating again, never trusted over the file, never holding a value from the environment."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from backupplan.errors import PlanError
+from backupplan.plan import cache
+from backupplan.plan.load import load_plan
+from backupplan.secrets import registry
+from tests.conftest import backupplan_env
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PLAN = """\
+version: 1
+settings:
+  timezone: Europe/Berlin
+  fleet: {hosts: [test-host, box]}
+jobs:
+  photos:
+    engine: rsync
+    source: ~/Pictures
+    destination: backup/photos
+    schedule: "0 3 * * *"
+    snapshots: {keep: {last: 3}}
+  music:
+    hosts: [box]
+    engine: rclone
+    source: /srv/music
+    destination: remote:music
+"""
+
+
+def write(tmp_path: Path, text: str = PLAN) -> Path:
+    path = tmp_path / "backups.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def kept_files() -> list[Path]:
+    return sorted(cache.folder().glob("*.pickle")) if cache.folder().is_dir() else []
+
+
+def test_the_copy_read_back_is_the_plan_validated(tmp_path: Path) -> None:
+    path = write(tmp_path)
+    built = load_plan(path)
+    [kept] = kept_files()
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert kept.parent.stat().st_mode & 0o777 == 0o700
+    read = cache.read(path.absolute(), str(path), path.read_text())
+    assert read is not None and read is not built
+    assert read.plan == built.plan
+    assert (read.digest, read.normalized(), read.default_settings()) == (
+        built.digest,
+        built.normalized(),
+        built.default_settings(),
+    )
+    assert (read.host, read.elsewhere, read.timezone, read.state_dir) == (
+        "test-host",
+        ("music",),
+        built.timezone,
+        tmp_path / ".backupplan",
+    )
+
+
+@pytest.mark.parametrize("name", ["backups.yaml", "examples/plans/laptop-usb.yaml"])
+def test_a_command_on_an_unchanged_plan_neither_parses_nor_validates(name: str, tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    shutil.copy(ROOT / name, plan)
+    probe = (
+        "import sys; from backupplan.plan.load import load_plan; loaded = load_plan(sys.argv[1]); "
+        "print(sorted(loaded.jobs), *(m in sys.modules for m in "
+        "('ruamel.yaml', 'backupplan.plan.build', 'apscheduler', 'pydantic_core._pydantic_core')))"
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", probe, str(plan)],
+            capture_output=True,
+            text=True,
+            env=backupplan_env(),
+            check=True,
+        ).stdout.split("]")
+        for _ in range(2)
+    ]
+    assert runs[0][0] == runs[1][0]  # the same jobs
+    assert runs[0][1].split() == ["True", "True", "True", "True"]  # built: parsed and validated
+    # read back: no YAML parser, no validation, no cron parser; pydantic's classes only
+    assert runs[1][1].split() == ["False", "False", "False", "True"]
+
+
+def test_a_changed_file_is_read_again_even_with_the_same_size_and_time(tmp_path: Path) -> None:
+    path = write(tmp_path)
+    load_plan(path)
+    before = path.stat()
+    path.write_text(PLAN.replace("0 3 * * *", "0 4 * * *"), encoding="utf-8")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size
+    assert load_plan(path).jobs["photos"].schedule == "0 4 * * *"
+
+
+def test_a_file_made_invalid_is_reported_not_served_from_the_cache(tmp_path: Path) -> None:
+    path = write(tmp_path)
+    load_plan(path)
+    path.write_text(PLAN.replace("last: 3", "last: many"), encoding="utf-8")
+    with pytest.raises(PlanError, match=r"snapshots\.keep\.last"):
+        load_plan(path)
+
+
+def test_the_host_is_part_of_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path)
+    assert sorted(load_plan(path).jobs) == ["photos"]
+    monkeypatch.setenv("BACKUPPLAN_HOST", "box")
+    assert sorted(load_plan(path).jobs) == ["music", "photos"]
+    monkeypatch.setenv("BACKUPPLAN_HOST", "test-host")
+    assert sorted(load_plan(path).jobs) == ["photos"]
+
+
+def test_changed_code_is_a_miss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    code = tmp_path / "code"
+    shutil.copytree(ROOT / "backupplan" / "plan", code, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(cache, "_CODE", code)
+    path = write(tmp_path)
+    load_plan(path)
+    assert cache.read(path.absolute(), str(path), PLAN) is not None
+    module = code / "model" / "job.py"
+    module.write_text(module.read_text() + "\n# changed\n")
+    assert cache.read(path.absolute(), str(path), PLAN) is None
+
+
+def test_a_plan_that_reads_the_environment_is_never_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "s3cr3t-value-never-on-disk"
+    monkeypatch.setenv("BOX_PASSWORD", secret)
+    text = PLAN + "    env: {RCLONE_CONFIG_REMOTE_PASS: '${BOX_PASSWORD}'}\n"
+    try:
+        loaded = load_plan(write(tmp_path, text))
+        assert loaded.plan.settings.timezone == "Europe/Berlin"
+    finally:
+        registry.clear()
+    assert kept_files() == []
+    for folder, _, files in os.walk(os.environ["HOME"]):
+        for name in files:
+            assert secret.encode() not in (Path(folder) / name).read_bytes(), name
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        lambda path: path.write_bytes(path.read_bytes()[:-40]),  # torn
+        lambda path: path.write_bytes(b"not a pickle at all"),
+        lambda path: path.chmod(0o644),  # readable by others: not ours to trust
+        lambda path: path.write_bytes(  # another format's header
+            pickle.dumps((99, "key")) + path.read_bytes()
+        ),
+    ],
+    ids=["torn", "garbage", "not-private", "other-format"],
+)
+def test_a_cache_file_that_cannot_be_trusted_is_ignored_and_replaced(tmp_path: Path, spoil: object) -> None:
+    path = write(tmp_path)
+    built = load_plan(path)
+    [kept] = kept_files()
+    spoil(kept)  # type: ignore[operator]
+    assert cache.read(path.absolute(), str(path), PLAN) is None
+    assert load_plan(path).digest == built.digest
+    assert cache.read(path.absolute(), str(path), PLAN) is not None  # written again
+    assert kept.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_cache_folder_that_cannot_be_written_costs_only_speed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    path = write(tmp_path)
+    assert sorted(load_plan(path).jobs) == ["photos"]
+    assert sorted(load_plan(path).jobs) == ["photos"]
+
+
+def test_it_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BACKUPPLAN_PLAN_CACHE", "off")
+    load_plan(write(tmp_path))
+    assert kept_files() == []
+
+
+def test_validate_still_locates_the_warnings_of_a_plan_read_back(tmp_path: Path) -> None:
+    path = write(tmp_path, PLAN.replace("hosts: [box]", "hosts: [bxo]"))
+    first = load_plan(path)  # a run: warnings not located, kept like that
+    assert [warning.line for warning in first.warnings] == [None]
+    located = load_plan(path, locate_warnings=True)
+    assert [warning.line for warning in located.warnings] == [13]  # `hosts: [bxo]`
+    assert [warning.line for warning in load_plan(path).warnings] == [13]  # the located copy is kept
