@@ -42,6 +42,12 @@ ENVIRONMENT = (
         "(else the host name); systemd --host and cron --host set it.",
     ),
     ("XDG_STATE_HOME", "Crash reports go to $XDG_STATE_HOME/backupplan/crash (default ~/.local/state)."),
+    (
+        "XDG_CACHE_HOME",
+        "The validated plan is kept in $XDG_CACHE_HOME/backupplan/plans (default ~/.cache) for the next "
+        "command (docs/performance.md).",
+    ),
+    ("BACKUPPLAN_PLAN_CACHE", "off: parse and validate the plan every time instead of keeping it."),
 )
 
 FILES = (
@@ -53,6 +59,7 @@ FILES = (
     ),
     ("SITE_DIR/index.html", "The static status site (settings.site_dir, default site next to the plan)."),
     ("~/.local/state/backupplan/crash/", "Crash reports of internal errors."),
+    ("~/.cache/backupplan/plans/", "Validated plans kept between commands; safe to delete at any time."),
 )
 
 SEE_ALSO = (("rsync", "1"), ("rclone", "1"), ("crontab", "5"), ("systemd.timer", "5"))

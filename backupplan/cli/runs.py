@@ -113,7 +113,8 @@ def recover(job: str | None, plan_path: str, action: str | None) -> int:
 @click.option("--json", "as_json", is_flag=True, help="Print the listing as JSON.")
 def snapshots(job: str, plan_path: str, prune: bool, dry_run: bool, as_json: bool) -> int:
     """List JOB's snapshots: id, time, files, total size and the size unique to each (what removing
-    it would free), then unfinished (.partial) and trash folders. For an rclone job with versions:,
+    it would free; not measured for snapshots on a server reached over ssh), then unfinished
+    (.partial) and trash folders. For an rclone job with versions:,
     list its version folders (what each run replaced or deleted) and what keeps each.
 
     With --prune, remove the snapshots (or version folders) the job's keep: policy does not keep

@@ -232,7 +232,9 @@ def _dump_file(loaded: LoadedPlan, job_id: str, plan: DumpRestore) -> Iterator[P
     ensure_private_dir(loaded.state_dir)
     with tempfile.TemporaryDirectory(prefix="dump-restore-", dir=loaded.state_dir) as folder:
         job = loaded.jobs[job_id]
-        fetch = plan_restore(job_id, job, loaded.base_dir, target=Path(folder), subpath=plan.relative)
+        fetch = plan_restore(
+            job_id, job, loaded.base_dir, target=Path(folder), snapshot=plan.snapshot, subpath=plan.relative
+        )
         click.echo(f"Fetching {plan.relative} from {mask(job.destination)}")
         fetched = asyncio.run(run_restore(fetch))
         if not fetched.outcome.succeeded:

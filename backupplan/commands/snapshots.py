@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 import orjson
 
 from backupplan.errors import BackupplanError
+from backupplan.snapshots.layout import parse_id
 from backupplan.units import format_size
 
 if TYPE_CHECKING:
+    from backupplan.engines import TransferSpec
     from backupplan.plan.load import LoadedPlan
     from backupplan.plan.model import Keep
     from backupplan.snapshots import Listing, PrunePlan
@@ -21,26 +22,27 @@ if TYPE_CHECKING:
 SNAPSHOTS_FORMAT = 1
 
 
-def snapshot_destination(loaded: LoadedPlan, job_id: str) -> Path:
-    """Given a job of the plan, return the local folder holding its snapshots; raise
-    BackupplanError when the job keeps none."""
+def snapshot_place(loaded: LoadedPlan, job_id: str) -> TransferSpec:
+    """Given a job of the plan, return its transfer, whose destination holds its snapshots (a local
+    folder, or one on a server reached over ssh); raise BackupplanError when the job keeps none."""
     from backupplan.plan.locations import parse_location
+    from backupplan.runner.transfer import transfer_spec
 
     job = loaded.jobs[job_id]
     destination = parse_location(job.destination, job.engine, loaded.base_dir)
-    if job.snapshots is None or job.engine != "rsync" or not destination.is_local:
+    if job.snapshots is None or job.engine != "rsync" or destination.kind not in ("local", "ssh"):
         raise BackupplanError(
             f"{job_id} keeps no snapshots: it has one copy, at {job.destination} (add `snapshots:` "
-            "to an rsync job with a local destination to keep dated snapshots)"
+            "to an rsync job with a local or ssh destination to keep dated snapshots)"
         )
-    return Path(destination.path)
+    return transfer_spec(job, loaded.base_dir)
 
 
 def snapshots_command(plan_path: str, job_id: str, *, prune: bool, dry_run: bool, as_json: bool) -> int:
     """List a job's snapshots, or apply its retention now (`prune`), or show what that would do."""
     from backupplan.commands.run import check_job_ids
     from backupplan.plan.load import load_plan
-    from backupplan.snapshots import read_listing
+    from backupplan.snapshots.place import read_snapshots
 
     if dry_run and not prune:
         raise click.UsageError("--dry-run goes with --prune: `backupplan snapshots JOB --prune --dry-run`")
@@ -49,10 +51,10 @@ def snapshots_command(plan_path: str, job_id: str, *, prune: bool, dry_run: bool
     job = loaded.jobs[job_id]
     if job.engine == "rclone" and job.versions is not None:
         return versions_command(loaded, job_id, prune=prune, dry_run=dry_run, as_json=as_json)
-    destination = snapshot_destination(loaded, job_id)
-    listing = read_listing(destination)
+    spec = snapshot_place(loaded, job_id)
+    listing = read_snapshots(spec)
     if prune:
-        return _prune(loaded, job_id, listing, dry_run=dry_run)
+        return _prune(loaded, job_id, spec, listing, dry_run=dry_run)
     for line in listing_lines(loaded, job_id, listing, as_json=as_json):
         click.echo(line)
     return 0
@@ -62,6 +64,8 @@ def listing_lines(loaded: LoadedPlan, job_id: str, listing: Listing, *, as_json:
     """The listing as printed: a table of snapshots, then leftovers (or the JSON document)."""
     from backupplan.snapshots import measure
 
+    if listing.login is not None:
+        return remote_listing_lines(loaded, job_id, listing, as_json=as_json)
     measurement = measure(listing)
     newest = listing.newest
     if as_json:
@@ -111,19 +115,75 @@ def listing_lines(loaded: LoadedPlan, job_id: str, listing: Listing, *, as_json:
         ]
     else:
         lines.append("No complete snapshot yet.")
-    for snapshot in listing.partial:
-        lines.append(
-            f"Unfinished: {snapshot}.partial (an interrupted run: not a snapshot; the next run completes it)"
-        )
-    for name in listing.trash:
-        lines.append(f"Trash: {name} (a prune that was interrupted: deleted at the next run or prune)")
-    return lines
+    return lines + leftover_lines(listing)
 
 
-def _prune(loaded: LoadedPlan, job_id: str, listing: Listing, *, dry_run: bool) -> int:
+def leftover_lines(listing: Listing) -> list[str]:
+    """What is in the destination besides complete snapshots: unfinished runs and trash."""
+    lines = [
+        f"Unfinished: {snapshot}.partial (an interrupted run: not a snapshot; the next run completes it)"
+        for snapshot in listing.partial
+    ]
+    return lines + [
+        f"Trash: {name} (a prune that was interrupted: deleted at the next run or prune)"
+        for name in listing.trash
+    ]
+
+
+def remote_listing_lines(loaded: LoadedPlan, job_id: str, listing: Listing, *, as_json: bool) -> list[str]:
+    """The snapshots on a server, listed with one ssh command: ids, times and `latest`; their files
+    and sizes are not measured there (it would mean walking every snapshot on the server)."""
+    newest = listing.newest
+    snapshots = [(snapshot, parse_id(snapshot)) for snapshot in listing.complete]
+    if as_json:
+        document = {
+            "format": SNAPSHOTS_FORMAT,
+            "job": job_id,
+            "destination": listing.where,
+            "snapshots": [
+                {
+                    "id": snapshot,
+                    "time": moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None,
+                    "files": None,
+                    "bytes": None,
+                    "unique_bytes": None,
+                    "latest": snapshot == newest,
+                }
+                for snapshot, moment in snapshots
+            ],
+            "distinct_bytes": None,
+            "partial": [f"{snapshot}.partial" for snapshot in listing.partial],
+            "trash": list(listing.trash),
+        }
+        return [orjson.dumps(document, option=orjson.OPT_INDENT_2).decode()]
+    from backupplan.commands.status import table
+
+    zone = loaded.timezone
+    lines = [f"Snapshots of {job_id} in {listing.where}:", ""]
+    if snapshots:
+        rows = [
+            [snapshot, moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if moment else "",
+             "latest" if snapshot == newest else ""]
+            for snapshot, moment in snapshots
+        ]  # fmt: skip
+        lines += table(["ID", "TAKEN", ""], rows)
+        count = len(snapshots)
+        lines += [
+            "",
+            f"{count} snapshot{'s' if count != 1 else ''}. Times in {zone}; files and sizes are not "
+            "measured on a remote destination.",
+        ]
+    else:
+        lines.append("No complete snapshot yet.")
+    return lines + leftover_lines(listing)
+
+
+def _prune(loaded: LoadedPlan, job_id: str, spec: TransferSpec, listing: Listing, *, dry_run: bool) -> int:
     from backupplan.commands.run import open_journal
     from backupplan.journal import JobLock
-    from backupplan.snapshots import plan_prune, prune
+    from backupplan.snapshots import plan_prune
+    from backupplan.snapshots.place import read_snapshots, retain
+    from backupplan.snapshots.server import remote_of
 
     job = loaded.jobs[job_id]
     assert job.snapshots is not None
@@ -140,25 +200,18 @@ def _prune(loaded: LoadedPlan, job_id: str, listing: Listing, *, dry_run: bool) 
     with JobLock(loaded.state_dir, job_id):
         journal = open_journal(loaded)
         try:
-            fresh = plan_prune(read_fresh(listing), keep, loaded.timezone)
+            fresh = read_snapshots(spec)  # under the job's lock: a run may have ended meanwhile
 
             def moved(done: PrunePlan) -> None:
                 journal.append("snapshot.pruned", job=job_id, data=done.record())
 
-            result = asyncio.run(prune(fresh, on_moved=moved))
+            result = asyncio.run(retain(fresh, keep, loaded.timezone, remote_of(spec), on_moved=moved))
         finally:
             journal.close()
     click.echo(f"Removed {len(result.removed)} snapshot{'s' if len(result.removed) != 1 else ''}.")
     if result.error:
         raise BackupplanError(result.error)
     return 0
-
-
-def read_fresh(listing: Listing) -> Listing:
-    """The destination read again (under the job's lock: a run may have ended meanwhile)."""
-    from backupplan.snapshots import read_listing
-
-    return read_listing(listing.destination)
 
 
 def prune_lines(plan: PrunePlan | VersionsPrune, keep: dict[str, Any], noun: str = "snapshot") -> list[str]:

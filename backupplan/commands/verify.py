@@ -30,12 +30,14 @@ def verify_command(plan_path: str, job_id: str, *, checksum: bool, metadata: boo
     what = spec.destination
     with JobLock(loaded.state_dir, job_id):
         if job.snapshots is not None and job.engine == "rsync":
-            from backupplan.commands.snapshots import snapshot_destination
-            from backupplan.snapshots import read_listing, snapshot_spec
+            from backupplan.snapshots import snapshot_spec
+            from backupplan.snapshots.place import read_snapshots
+            from backupplan.snapshots.server import remote_of
 
-            listing = read_listing(snapshot_destination(loaded, job_id))
+            listing = read_snapshots(spec)
             snapshot = listing.resolve(None)
-            spec = snapshot_spec(spec, listing.path(snapshot), None)
+            remote = remote_of(spec)
+            spec = snapshot_spec(spec, remote.operand(snapshot) if remote else listing.path(snapshot), None)
             what = f"snapshot {snapshot} ({spec.destination})"
         click.echo(f"Verifying ({mode}) {what} against {spec.source} …")
         report = asyncio.run(verify_copy(job.engine, spec, mode, timeout=job.timeout, metadata=metadata))

@@ -99,7 +99,11 @@ def plan_dump_restore(
     relative = f"{job.dumps_dir}/{dump.file_name}"
     destination = parse_location(job.destination, job.engine, base_dir)
     chosen = None
-    if job.snapshots is not None and job.engine == "rsync":
+    if job.snapshots is not None and job.engine == "rsync" and not destination.is_local:
+        # Snapshots on a server: the fetch (runner.restore) lists them over ssh and picks this one.
+        chosen = snapshot if snapshot not in (None, "latest") else None
+        root, origin = destination.path, f"snapshot {chosen or 'latest'}"
+    elif job.snapshots is not None and job.engine == "rsync":
         listing = read_listing(Path(destination.path))
         try:
             chosen = listing.resolve(snapshot)

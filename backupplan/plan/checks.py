@@ -93,7 +93,7 @@ def check_job(job_id: str, job: Job, base_dir: Path) -> Iterator[JobProblem]:
             "make the source or the destination local, or use engine: rclone",
         )
     if job.snapshots is not None:
-        yield from _snapshot_problems(job, destination.is_local)
+        yield from _snapshot_problems(job, destination)
     if job.versions is not None:
         yield from _versions_problems(job, source, destination, base_dir)
     if job.ping is not None and not job.ping.startswith(("http://", "https://")):
@@ -115,7 +115,7 @@ IN_PLACE_OPTIONS = ("--inplace", "--append", "--append-verify", "--write-devices
 LINKING_OPTIONS = ("--link-dest", "--copy-dest", "--compare-dest")
 
 
-def _snapshot_problems(job: Job, local_destination: bool) -> Iterator[JobProblem]:
+def _snapshot_problems(job: Job, destination: Location) -> Iterator[JobProblem]:
     if job.engine == "rclone":
         yield JobProblem(
             ("snapshots",),
@@ -123,16 +123,16 @@ def _snapshot_problems(job: Job, local_destination: bool) -> Iterator[JobProblem
             "a snapshot is a dated folder whose unchanged files are hard links to the previous one, "
             "renamed into place when complete; rclone remotes (S3, WebDAV, …) have neither hard links "
             "nor atomic folder renames, so every snapshot would be a full copy. Use engine: rsync with "
-            "a local destination, or leave snapshots out",
+            "a local or ssh destination, or leave snapshots out",
         )
         return
-    if not local_destination:
+    if destination.kind == "rsync_daemon":
         yield JobProblem(
             ("destination",),
-            "snapshots need a local destination",
-            "snapshots are made with hard links and renames inside the destination, which rsync "
-            "cannot do on another host; back up to a local folder or a mounted disk, or leave "
-            "snapshots out",
+            "snapshots need a local or ssh destination, not an rsync daemon",
+            "snapshots are made with renames and links inside the destination, which an rsync daemon "
+            "cannot be asked to do; write the destination as user@host:path (rsync over ssh, with a "
+            "shell login on the server), back up to a local folder, or leave snapshots out",
         )
     for index, argument in enumerate(job.extra_args):
         option = argument.split("=", 1)[0]

@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import tzinfo
-from pathlib import Path
 from typing import Any
 
 from backupplan.engines import Outcome, TransferSpec, TransferStats
@@ -31,8 +30,9 @@ from backupplan.plan.model import Job, Keep
 from backupplan.runner.logfile import RunLog
 from backupplan.runner.verify import VerifyReport, verify_copy
 from backupplan.secrets import mask
-from backupplan.snapshots import Created, SnapshotError, Staging, empty_trash, plan_prune, promote, prune
-from backupplan.snapshots.layout import read_listing
+from backupplan.snapshots import Created, SnapshotError, Staging
+from backupplan.snapshots.place import complete, tidy
+from backupplan.snapshots.prune import PruneResult
 from backupplan.snapshots.versions import (
     VersionsPrune,
     list_versions,
@@ -62,6 +62,9 @@ class Aftercare:
     def say(self, text: str) -> None:
         self.log.line("backupplan", text)
 
+    def remaining(self) -> float:
+        return max(0.1, self.deadline - time.monotonic())
+
 
 @dataclass(frozen=True)
 class Finished:
@@ -83,16 +86,16 @@ async def after_transfer(care: Aftercare, outcome: Outcome, stats: TransferStats
     target = care.spec
     if care.staging is not None:
         try:
-            created = promote(care.staging, stats)
+            created = await complete(care.staging, stats, timeout=care.remaining(), cancel=care.cancel)
         except SnapshotError as error:
             care.say(f"snapshot not promoted: {error}")
             return Finished(Outcome("fatal", str(error), "the next run completes the .partial folder"))
         care.journal("snapshot.created", created.record())
-        care.say(f"snapshot {created.id} complete ({created.describe()}): {created.path}")
+        care.say(f"snapshot {created.id} complete ({created.describe()}): {created.where}")
         if created.problem:
             care.say(f"warning: {created.problem}")
             outcome = with_warning(outcome, created.problem)
-        target = replace(care.spec, destination=str(created.path), link_dest=None)
+        target = replace(care.spec, destination=created.where, link_dest=None)
     report = None
     if care.job.verify != "none":
         report = await _verify(care, target)
@@ -104,7 +107,7 @@ async def after_transfer(care: Aftercare, outcome: Outcome, stats: TransferStats
         if report.outcome.kind == "warning" or report.differences:
             outcome = with_warning(outcome, report.summary())
     if care.staging is not None and care.job.snapshots is not None:
-        outcome = await _prune(care, care.staging.destination, outcome)
+        outcome = await _prune(care, care.staging, outcome)
     versions = care.job.versions
     if care.spec.backup_dir is not None and versions is not None and versions.keep and care.moved:
         # A run that moved nothing made no folder: the folders, and so the policy's verdict (which
@@ -135,20 +138,23 @@ async def _verify(care: Aftercare, target: TransferSpec) -> VerifyReport:
     return report
 
 
-async def _prune(care: Aftercare, destination: Path, outcome: Outcome) -> Outcome:
+async def _prune(care: Aftercare, staging: Staging, outcome: Outcome) -> Outcome:
+    """Apply the job's `keep:` to its snapshots (locally or on the server); without one, empty the
+    trash. A failure is a warning: the new snapshot is good."""
     assert care.job.snapshots is not None
     keep = care.job.snapshots.keep
-    timeout = max(0.1, care.deadline - time.monotonic())
-    if keep is None:
-        _, error = await empty_trash(destination, timeout=timeout)
-        return with_warning(outcome, error) if error else outcome
-    plan = plan_prune(read_listing(destination), keep, care.timezone)
 
     def moved(done: Any) -> None:
         care.journal("snapshot.pruned", done.record())
         care.say(f"pruned {len(done.remove)} snapshot(s): {', '.join(done.remove)}")
 
-    result = await prune(plan, on_moved=moved, timeout=timeout)
+    try:
+        result = await tidy(staging, keep, care.timezone, on_moved=moved, timeout=care.remaining(),
+                            cancel=care.cancel)  # fmt: skip
+    except SnapshotError as error:
+        result = PruneResult((), 0, str(error))
+    if keep is None:
+        return with_warning(outcome, result.error) if result.error else outcome
     if result.removed:
         care.note(f"pruned {len(result.removed)} old snapshot(s)")
     if result.error:

@@ -1,9 +1,9 @@
 """`--dry-run`: the exact command a run would start, and what it would change; nothing is written.
 
-For a snapshot job, what would change is measured against its latest snapshot. What would change
-comes from the engine's itemizing comparison (rsync `--dry-run
---itemize-changes`, `rclone check`), which reads both sides and writes nothing: no journal record,
-no log, no lock, no file at the destination.
+For a snapshot job, what would change is measured against its latest snapshot (on the server, for
+a destination reached over ssh, listed with one ssh command). What would change comes from the
+engine's itemizing comparison (rsync `--dry-run --itemize-changes`, `rclone check`), which reads
+both sides and writes nothing: no journal record, no log, no lock, no file at the destination.
 """
 
 from __future__ import annotations
@@ -52,7 +52,12 @@ async def dry_run(job_id: str, job: Job, base_dir: Path) -> DryRun:
     engine = get_engine(job.engine)
     spec = compared = transfer_spec(job, base_dir)
     if job.snapshots is not None and job.engine == "rsync":
-        spec, compared = _snapshot_specs(spec)
+        try:
+            spec, compared = await _snapshot_specs(spec)
+        except BackupplanError as error:
+            return DryRun(
+                job_id, mask(" ".join(_quote(part) for part in engine.argv(spec))), errors=[str(error)]
+            )
     argv = mask(" ".join(_quote(part) for part in engine.argv(spec)))
     result = DryRun(job_id, argv)
     parser = engine.verify_parser()
@@ -72,17 +77,25 @@ async def dry_run(job_id: str, job: Job, base_dir: Path) -> DryRun:
     return result
 
 
-def _snapshot_specs(spec: TransferSpec) -> tuple[TransferSpec, TransferSpec]:
-    """A snapshot job's transfer goes into a new `.partial` folder, a clone of the latest
-    snapshot: return that transfer, and the comparison with the latest snapshot (or, for the first
-    one, with the folder still to be made: everything is new)."""
-    from backupplan.snapshots import next_id, read_listing, snapshot_spec
+async def _snapshot_specs(spec: TransferSpec) -> tuple[TransferSpec, TransferSpec]:
+    """A snapshot job's transfer goes into a new `.partial` folder: a clone of the latest snapshot
+    (local), or linked to it with `--link-dest=../<latest>` (on a server, listed over ssh). Return
+    that transfer, and the comparison with the latest snapshot (or, for the first one, with the
+    folder still to be made: everything is new)."""
+    from backupplan.snapshots import next_id, snapshot_spec
+    from backupplan.snapshots.place import listing_of
+    from backupplan.snapshots.server import remote_of
 
-    listing = read_listing(Path(spec.destination))
-    upcoming = listing.partial_path(next_id(datetime.now(UTC), (*listing.complete, *listing.partial)))
+    listing = await listing_of(spec)
+    upcoming = f"{next_id(datetime.now(UTC), (*listing.complete, *listing.partial))}.partial"
     newest = listing.newest
-    compared = snapshot_spec(spec, listing.path(newest) if newest else upcoming, None)
-    return snapshot_spec(spec, upcoming, None), compared
+    remote = remote_of(spec)
+    if remote is None:
+        folder = listing.path(newest) if newest else listing.destination / upcoming
+        compared = snapshot_spec(spec, folder, None)
+        return snapshot_spec(spec, listing.destination / upcoming, None), compared
+    compared = snapshot_spec(spec, remote.operand(newest or upcoming), None)
+    return snapshot_spec(spec, remote.operand(upcoming), f"../{newest}" if newest else None), compared
 
 
 def _quote(text: str) -> str:

@@ -192,7 +192,7 @@ class JobRun:
         try:
             self.staging = await self._stage_snapshot()
         except BackupplanError as error:
-            return Outcome("fatal", str(error), "no snapshot was made")
+            return Outcome("fatal", str(error), getattr(error, "hint", "") or "no snapshot was made")
         if self.staging is not None:
             self.spec = self.staging.spec
             self.changes.unchanged = self.staging.unlinked
@@ -301,24 +301,21 @@ class JobRun:
             return
         self.held = over_limits(self.job.guard, discounted(self.changes, self.dumped), files)
         if self.held is not None:
-            from backupplan.snapshots import discard, empty_trash
+            from backupplan.snapshots.place import drop
 
-            discard(self.staging)
+            error = await drop(self.staging, timeout=max(0.1, self.deadline - time.monotonic()))
             self.log.line("backupplan", f"snapshot {self.staging.id} discarded: the last one stays as it was")
-            _, error = await empty_trash(
-                self.staging.destination, timeout=max(0.1, self.deadline - time.monotonic())
-            )
             if error:
                 self.log.line("backupplan", f"warning: the discarded snapshot stays in the trash: {error}")
 
     async def _stage_snapshot(self) -> Staging | None:
-        """For a snapshot job, set up the new snapshot's `.partial` folder (see snapshots.stage)."""
+        """For a snapshot job, set up the new snapshot's `.partial` folder (see snapshots.place)."""
         if self.job.snapshots is None or self.job.engine != "rsync":
             return None
-        from backupplan.snapshots import prepare
+        from backupplan.snapshots.place import stage
 
-        return await prepare(
-            self.spec, Path(self.spec.destination), self.session.clock(),
+        return await stage(
+            self.spec, self.session.clock(),
             say=lambda text: self.log.line("backupplan", text),
             timeout=max(0.1, self.deadline - time.monotonic()), cancel=self.running.cancel,
         )  # fmt: skip
@@ -332,7 +329,7 @@ class JobRun:
             moved=bool(self.changes.changed or self.changes.deleted),
         ), outcome, stats)  # fmt: skip
         if finished.snapshot is not None:
-            self.facts["snapshot"] = str(finished.snapshot.path)
+            self.facts["snapshot"] = finished.snapshot.where
         return finished.outcome
 
     async def _follow_up(

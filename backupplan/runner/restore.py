@@ -26,8 +26,8 @@ from backupplan.engines.ssh import ssh_host
 from backupplan.errors import BackupplanError
 from backupplan.plan.locations import contains, parse_location
 from backupplan.plan.model import Job
-from backupplan.runner.transfer import rsh_of
-from backupplan.snapshots import SnapshotError, read_listing
+from backupplan.runner.transfer import rsh_of, transfer_spec
+from backupplan.snapshots import SnapshotError
 
 
 class RestoreError(BackupplanError):
@@ -72,12 +72,7 @@ def plan_restore(
     _check_target(target, force)
     chosen = None
     if job.snapshots is not None and job.engine == "rsync":
-        listing = read_listing(Path(destination.path))
-        try:
-            chosen = listing.resolve(snapshot)
-        except SnapshotError as error:
-            raise RestoreError(str(error)) from None
-        root = str(listing.path(chosen))
+        chosen, root = _snapshot_folder(job, base_dir, snapshot)
         origin = f"snapshot {chosen} of {job_id} ({root})"
     elif job.versions is not None and job.engine == "rclone" and snapshot not in (None, "latest"):
         root = _version_folder(job_id, job, base_dir, snapshot, target)
@@ -109,6 +104,23 @@ def plan_restore(
         spec = _subpath_spec(job.engine, spec, root, relative, target)
         origin = f"{relative} from {origin}"
     return RestorePlan(job_id, job.engine, origin, chosen, target, spec)
+
+
+def _snapshot_folder(job: Job, base_dir: Path, snapshot: str | None) -> tuple[str, str]:
+    """The id of snapshot `snapshot` (`latest` or None: the newest) of a snapshot job, and its
+    folder as rsync is to be given it (`user@host:/path/<id>` on a server); raise RestoreError when
+    there is no such snapshot, or the server cannot be asked."""
+    from backupplan.snapshots.place import read_snapshots
+    from backupplan.snapshots.server import remote_of
+
+    spec = transfer_spec(job, base_dir)
+    try:
+        listing = read_snapshots(spec)
+        chosen = listing.resolve(snapshot)
+    except SnapshotError as error:
+        raise RestoreError(str(error)) from None
+    remote = remote_of(spec)
+    return chosen, remote.operand(chosen) if remote is not None else str(listing.path(chosen))
 
 
 def _version_folder(job_id: str, job: Job, base_dir: Path, folder: str, target: Path) -> str:

@@ -85,7 +85,20 @@ def command_line(loaded: LoadedPlan, job_id: str, now: datetime) -> str:
     note = ""
     try:
         spec = transfer_spec(job, loaded.base_dir)
+        remote = None
         if job.snapshots is not None and job.engine == "rsync":
+            from backupplan.snapshots.server import remote_of
+
+            remote = remote_of(spec)
+        if remote is not None:  # not listed here: no ssh command for a plan's report
+            from backupplan.snapshots import next_id, snapshot_spec
+
+            snapshot = next_id(now, ())
+            spec = snapshot_spec(spec, remote.operand(f"{snapshot}.partial"), "../NEWEST")
+            note = (
+                f"  # snapshot {snapshot} or later, NEWEST: the newest snapshot on {remote.host} at the run"
+            )
+        elif job.snapshots is not None and job.engine == "rsync":
             from backupplan.snapshots import next_id, read_listing, snapshot_spec
 
             listing = read_listing(Path(spec.destination))

@@ -12,12 +12,12 @@ from backupplan.snapshots.layout import (
     read_listing,
     snapshot_id,
 )
+from backupplan.snapshots.links import link_problem
 from backupplan.snapshots.prune import PrunePlan, PruneResult, empty_trash, plan_prune, prune
 from backupplan.snapshots.stage import (
     Created,
     Staging,
     discard,
-    link_problem,
     prepare,
     promote,
     snapshot_spec,

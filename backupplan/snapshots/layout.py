@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -69,10 +69,16 @@ class Listing:
     partial: tuple[str, ...] = ()  # ids of `<id>.partial` folders
     trash: tuple[str, ...] = ()  # names of `.trash-…` folders
     latest: str | None = None  # what the `latest` link points at, if anything
+    login: str | None = None  # `user@host` when the destination is on a server reached over ssh
 
     @property
     def newest(self) -> str | None:
         return self.complete[-1] if self.complete else None
+
+    @property
+    def where(self) -> str:
+        """The destination for people and for rsync: `/mnt/usb/docs`, or `user@host:/srv/docs`."""
+        return f"{self.login}:{self.destination}" if self.login else str(self.destination)
 
     def path(self, snapshot: str) -> Path:
         return self.destination / snapshot
@@ -85,7 +91,7 @@ class Listing:
         naming the snapshots there are when there is no such snapshot."""
         if wanted in (None, LATEST):
             if self.newest is None:
-                raise SnapshotError(f"{self.destination} holds no complete snapshot yet")
+                raise SnapshotError(f"{self.where} holds no complete snapshot yet")
             return self.newest
         assert wanted is not None
         if wanted in self.complete:
@@ -97,7 +103,7 @@ class Listing:
             )
         known = ", ".join(self.complete[-5:]) or "none"
         raise SnapshotError(
-            f"no snapshot {wanted!r} in {self.destination} (the newest: {known}); "
+            f"no snapshot {wanted!r} in {self.where} (the newest: {known}); "
             "`backupplan snapshots JOB` lists them all"
         )
 
@@ -105,38 +111,52 @@ class Listing:
 def read_listing(destination: Path) -> Listing:
     """Given a job's destination folder, return what it holds (empty when it does not exist yet);
     raise SnapshotError when it cannot be read."""
-    complete: list[str] = []
-    partial: list[str] = []
-    trash: list[str] = []
     try:
         entries = list(os.scandir(destination))
     except FileNotFoundError:
         return Listing(destination)
     except OSError as error:
         raise SnapshotError(f"cannot read {destination}: {error.strerror or error}") from None
-    for entry in entries:
-        name = entry.name
-        if not entry.is_dir(follow_symlinks=False):
-            continue
+    latest = None
+    with contextlib.suppress(OSError):
+        latest = os.readlink(destination / LATEST)
+    folders = [entry.name for entry in entries if entry.is_dir(follow_symlinks=False)]
+    return sort_folders(destination, folders, latest)
+
+
+def sort_folders(
+    destination: Path, folders: Iterable[str], latest: str | None, login: str | None = None
+) -> Listing:
+    """Given the names of the folders (not symlinks) in a destination, and where its `latest` link
+    points, return the listing: snapshots, `.partial` folders and trash, each sorted; other names
+    are left out. Shared by local destinations and those on a server (snapshots.remote)."""
+    complete: list[str] = []
+    partial: list[str] = []
+    trash: list[str] = []
+    for name in folders:
         if parse_id(name) is not None:
             complete.append(name)
         elif name.endswith(PARTIAL_SUFFIX) and parse_id(name[: -len(PARTIAL_SUFFIX)]) is not None:
             partial.append(name[: -len(PARTIAL_SUFFIX)])
         elif name.startswith(TRASH_PREFIX):
             trash.append(name)
-    latest = None
-    with contextlib.suppress(OSError):
-        latest = os.readlink(destination / LATEST)
-    return Listing(destination, tuple(sorted(complete)), tuple(sorted(partial)), tuple(sorted(trash)), latest)
+    return Listing(
+        destination, tuple(sorted(complete)), tuple(sorted(partial)), tuple(sorted(trash)), latest, login
+    )
 
 
 def trash_path(destination: Path, label: str) -> Path:
     """Return a free `.trash-<label>` path in `destination` (`-2`, `-3`… added when taken)."""
-    candidate = destination / f"{TRASH_PREFIX}{label}"
+    return destination / trash_name(label, lambda name: os.path.lexists(destination / name))
+
+
+def trash_name(label: str, taken: Callable[[str], bool]) -> str:
+    """Return `.trash-<label>`, or `.trash-<label>-2`, `-3`… : the first name `taken` says is free."""
+    candidate = f"{TRASH_PREFIX}{label}"
     number = 1
-    while os.path.lexists(candidate):
+    while taken(candidate):
         number += 1
-        candidate = destination / f"{TRASH_PREFIX}{label}-{number}"
+        candidate = f"{TRASH_PREFIX}{label}-{number}"
     return candidate
 
 

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backupplan.engines import TransferSpec, TransferStats, get_engine
 from backupplan.errors import BackupplanError
@@ -45,10 +45,12 @@ from backupplan.snapshots.layout import (
     read_listing,
     trash_path,
 )
+from backupplan.snapshots.links import link_problem
 
-LINK_SAMPLE = 400  # files compared between the new snapshot and the one it was linked to
+if TYPE_CHECKING:
+    from backupplan.snapshots.server import Remote
+
 _RSYNC_TEMPORARY = re.compile(r"^\..+\.[A-Za-z0-9]{6}$")  # rsync's `.name.XXXXXX` while it writes
-MISSING_LINK_DEST = "--link-dest arg does not exist"
 
 Say = Callable[[str], None]
 
@@ -68,6 +70,8 @@ class Staging:
     # Files unlinked from the clone because only their attributes changed: rsync writes them anew,
     # which its itemized list shows as added, though they are not.
     unlinked: frozenset[str] = frozenset()
+    remote: Remote | None = None  # the server, when the destination is reached over ssh
+    trash: tuple[str, ...] = ()  # on a server: the trash folders known when staging, emptied after
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,12 @@ class Created:
     files: int | None
     bytes: int | None
     problem: str | None = None  # set when the snapshot is not what it should be (a full copy…)
+    location: str | None = None  # `user@host:/path/<id>` for a snapshot on a server
+
+    @property
+    def where(self) -> str:
+        """The snapshot's folder as rsync and people name it."""
+        return self.location or str(self.path)
 
     def describe(self) -> str:
         if self.linked_to is None:
@@ -92,7 +102,7 @@ class Created:
     def record(self) -> dict[str, Any]:
         return {
             "id": self.id,
-            "path": str(self.path),
+            "path": self.where,
             "linked_to": self.linked_to,
             "method": self.method,
             "files": self.files,
@@ -100,7 +110,7 @@ class Created:
         }
 
 
-def snapshot_spec(spec: TransferSpec, destination: Path, link_dest: Path | None) -> TransferSpec:
+def snapshot_spec(spec: TransferSpec, destination: Path | str, link_dest: Path | str | None) -> TransferSpec:
     """Given the job's transfer, return the transfer into a snapshot folder: everything the job
     selects, nothing else (`--delete --delete-excluded`, as rsnapshot does, so that a pattern
     excluded later does not live on in every clone), and rsync's partial folder protected from
@@ -165,7 +175,7 @@ async def prepare(
         say(f"snapshot {snapshot}: the first one, a full copy into {staging.name}")
         return Staging(destination, snapshot, staging, None, "full", snapshot_spec(spec, staging, None))
     clone_job = _clone(base_path, staging, say=say, timeout=timeout, cancel=cancel)
-    guard_job = _attribute_changes(spec, base_path, timeout, cancel)
+    guard_job = attribute_changes(spec, base_path, timeout, cancel)
     clone_error, changed = await asyncio.gather(clone_job, guard_job)
     if clone_error is None and changed is not None:
         removed = _unlink(staging, changed, shared_only=False)
@@ -205,7 +215,7 @@ async def _guard_in_place(
 ) -> None:
     """Before rsync runs into a folder whose files may share inodes with a complete snapshot, unlink
     the shared ones whose attributes alone changed; when that cannot be known, start afresh."""
-    changed = await _attribute_changes(spec, staged.path, timeout, cancel)
+    changed = await attribute_changes(spec, staged.path, timeout, cancel)
     if changed is None:
         _rename(staged.path, trash_path(staged.destination, f"{staged.id}.partial"))
         _make_folder(staged.path)
@@ -243,8 +253,8 @@ async def _clone(
     return f"{first}{more}"
 
 
-async def _attribute_changes(
-    spec: TransferSpec, against: Path, timeout: float | None, cancel: asyncio.Event | None
+async def attribute_changes(
+    spec: TransferSpec, against: Path | str, timeout: float | None, cancel: asyncio.Event | None
 ) -> list[str] | None:
     """Run a dry run of the job's transfer `spec` into `against` and return the non-folder entries
     whose attributes alone differ: rsync would change those in place. None when the dry run failed,
@@ -345,63 +355,6 @@ def promote(staging: Staging, stats: TransferStats) -> Created:
         stats.total_bytes,
         "; ".join(problems) or None,
     )
-
-
-def link_problem(new: Path, base: Path | None, warnings: tuple[str, ...] = ()) -> str | None:
-    """Given a new snapshot and the one it should share unchanged files with, return why it does
-    not (None when it does): files with the same size, time, mode and owner in both are compared
-    by inode, on a sample of up to LINK_SAMPLE files."""
-    missing = next((line for line in warnings if MISSING_LINK_DEST in line), None)
-    if base is None:
-        return None
-    unchanged = shared = 0
-    for relative, before in sample_files(base, LINK_SAMPLE):
-        try:
-            after = os.lstat(os.path.join(os.fsencode(new), relative))
-        except OSError:
-            continue
-        same = (before.st_size, before.st_mtime_ns, before.st_mode, before.st_uid, before.st_gid) == (
-            after.st_size, after.st_mtime_ns, after.st_mode, after.st_uid, after.st_gid,
-        )  # fmt: skip
-        if same:
-            unchanged += 1
-            shared += (before.st_ino, before.st_dev) == (after.st_ino, after.st_dev)
-    said = f" (rsync: {missing})" if missing else ""
-    if unchanged and not shared:
-        return (
-            f"snapshot {new.name} is a full copy: none of {unchanged} unchanged files checked is "
-            f"hard-linked to {base.name}, so it takes the full space{said}; is {base.name} on "
-            "another filesystem, or does the destination's filesystem lack hard links?"
-        )
-    if unchanged and shared < unchanged:
-        return (
-            f"snapshot {new.name} shares only {shared} of {unchanged} unchanged files checked with "
-            f"{base.name}: the others take full space{said}"
-        )
-    if missing and not unchanged:
-        return f"snapshot {new.name} may be a full copy: rsync: {missing}"
-    return None
-
-
-def sample_files(root: Path, limit: int) -> list[tuple[bytes, os.stat_result]]:
-    """Return up to `limit` regular files under `root` as (relative path, lstat), walking in order."""
-    found: list[tuple[bytes, os.stat_result]] = []
-    pending = [b""]
-    base = os.fsencode(root)
-    while pending and len(found) < limit:
-        relative = pending.pop()
-        try:
-            entries = sorted(os.scandir(os.path.join(base, relative) if relative else base),
-                             key=lambda entry: entry.name)  # fmt: skip
-        except OSError:
-            continue
-        for entry in entries:
-            name = os.path.join(relative, entry.name) if relative else entry.name
-            if entry.is_dir(follow_symlinks=False):
-                pending.append(name)
-            elif entry.is_file(follow_symlinks=False) and len(found) < limit:
-                found.append((name, entry.stat(follow_symlinks=False)))
-    return found
 
 
 def _make_folder(path: Path) -> None:

@@ -99,7 +99,7 @@ def test_a_job_without_snapshots_says_so(tmp_path: Path, cli) -> None:  # type: 
     assert (result.code, result.out) == (1, "")
     assert result.err == (
         "backupplan: docs keeps no snapshots: it has one copy, at ./mirror (add `snapshots:` to an rsync job "
-        "with a local destination to keep dated snapshots)\n"
+        "with a local or ssh destination to keep dated snapshots)\n"
     )
 
 
