@@ -8,6 +8,8 @@
    - backupplan, in process (a Session run, as the daemon does it: no interpreter start-up);
    - backupplan, `backupplan run JOB` as a command (start-up, journal, status site included);
    - rsnapshot 1.4 `daily` with its default method (cp -al, then rsync into the clone);
+   - rsnapshot with `rsync_short_args -aHAXS` (keeping hard links, ACLs, xattrs and sparse files,
+     as a backupplan job does by default: docs/fidelity.md);
    - rsnapshot with `link_dest 1` (rsync --link-dest);
    - raw `rsync -a --delete --link-dest=PREVIOUS SRC/ NEW/`.
    rsnapshot is the anchor: the ratios are backupplan / rsnapshot, measured in the same run.
@@ -44,7 +46,14 @@ from backupplan.snapshots import measure, plan_prune, prune, read_listing, snaps
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 MAKE_TREE = Path(os.environ.get("MAKE_TREE", "/work/shared/bench/make_tree.py"))
-CONTENDERS = ("backupplan", "backupplan-cli", "rsnapshot", "rsnapshot-link-dest", "rsync-link-dest")
+CONTENDERS = (
+    "backupplan",
+    "backupplan-cli",
+    "rsnapshot",
+    "rsnapshot-HAXS",
+    "rsnapshot-link-dest",
+    "rsync-link-dest",
+)
 
 
 def tree(data: Path, preset: str) -> Path:
@@ -95,10 +104,12 @@ class Contenders:
         self.journal = Journal.open(self.loaded.state_dir)
         self.clock = datetime(2026, 1, 1, 2, 0, tzinfo=UTC)
         self.raw_count = 0
-        for kind in ("rsnapshot", "rsnapshot-link-dest"):
+        for kind in ("rsnapshot", "rsnapshot-HAXS", "rsnapshot-link-dest"):
             folder = root / kind
             folder.mkdir()
             link = "link_dest\t1\n" if kind == "rsnapshot-link-dest" else ""
+            if kind == "rsnapshot-HAXS":  # keeping what a backupplan job keeps by default
+                link = "rsync_short_args\t-aHAXS\n"
             (folder / "rsnapshot.conf").write_text(
                 "config_version\t1.2\n"
                 f"snapshot_root\t{folder}/snapshots/\n"
@@ -162,10 +173,12 @@ def snapshot_runs(source: Path, data: Path, rounds: int) -> Path:
             print(f"   round {round_number} of {rounds} done", flush=True)
     contenders.close()
     anchor = statistics.median(samples["rsnapshot"])
-    print(f"\n   {'contender':22} {'median (min-max)':>24}  / rsnapshot")
+    same = statistics.median(samples["rsnapshot-HAXS"])
+    print(f"\n   {'contender':22} {'median (min-max)':>24}  / rsnapshot  / rsnapshot -aHAXS")
     for contender in CONTENDERS:
-        ratio = statistics.median(samples[contender]) / anchor
-        print(f"   {contender:22} {summary(samples[contender]):>24}  {ratio:8.2f}x")
+        median = statistics.median(samples[contender])
+        ratios = f"{median / anchor:8.2f}x  {median / same:14.2f}x"
+        print(f"   {contender:22} {summary(samples[contender]):>24}  {ratios}")
     return root / "backupplan" / "snapshots"
 
 

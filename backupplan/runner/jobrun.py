@@ -245,14 +245,16 @@ class JobRun:
         return state is not None and state.last_success is not None
 
     def _guarded(self, files: int) -> bool:
-        """Whether the run looks first: a guard, not waived, over a copy that holds files. rclone's
+        """Whether the run looks first: a guard, not waived, over a copy that holds files (a local
+        folder found empty, a disk replaced say, is copied at once). rclone's
         dry run counts the destination itself (what its runs report is what they transferred, not
         what there is), so an rclone job looks first once it has made a copy."""
         if self.job.guard is None or self.accept_changes:
             return False
         if self.job.engine == "rclone":
             return self._made_a_copy()
-        return files > 0
+        # an empty (or missing) local folder has nothing to delete or rewrite: nothing to hold
+        return files > 0 and local_destination_has_files(self.spec) is not False
 
     async def _look_first(self, files: int) -> Outcome | None:
         """A guarded mirror: a dry run first. Return its outcome when the run ends there (it

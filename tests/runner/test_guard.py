@@ -70,6 +70,29 @@ def test_an_ordinary_day_is_counted_exactly(tmp_path: Path, run_backupplan, engi
     assert last_finished(state)["changes"] == {"added": 0, "changed": 0, "deleted": 0}
 
 
+def test_an_emptied_destination_is_copied_at_once_and_counted(tmp_path: Path, run_backupplan) -> None:  # type: ignore[no-untyped-def]
+    """A local destination found empty (a disk replaced) holds nothing to delete or rewrite: the
+    guard does not look first (one transfer, not a dry run of every file then the copy)."""
+    build(tmp_path / "src", FILES)
+    plan = mirror(tmp_path)
+    assert run_backupplan(["run", "--plan", str(plan), "docs"]).returncode == 0
+    (tmp_path / "src" / "f03.txt").write_text("edited\n")
+    assert run_backupplan(["run", "--plan", str(plan), "docs"]).returncode == 0
+    logs = tmp_path / ".backupplan" / "logs" / "docs"
+
+    def newest_log() -> str:
+        return max(logs.glob("*.log"), key=lambda log: log.stat().st_mtime_ns).read_text()
+
+    assert "guard: looking first" in newest_log()  # a copy there: it looks first
+    subprocess.run(["rm", "-rf", str(tmp_path / "dst")], check=True)
+    (tmp_path / "dst").mkdir()
+    result = run_backupplan(["run", "--plan", str(plan), "docs"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "guard: looking first" not in newest_log()
+    assert last_finished(tmp_path / ".backupplan")["changes"] == {"added": 20, "changed": 0, "deleted": 0}
+    same_tree(tmp_path / "src", tmp_path / "dst")
+
+
 def test_an_empty_source_over_a_full_destination_is_refused(tmp_path: Path, run_backupplan) -> None:  # type: ignore[no-untyped-def]
     build(tmp_path / "src", FILES)
     plan = mirror(tmp_path)
