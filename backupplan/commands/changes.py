@@ -27,10 +27,10 @@ def changes_command(
             pattern = re.compile(grep, re.IGNORECASE)
         except re.error as error:
             raise click.BadParameter(f"not a regular expression: {error}", param_hint="--grep") from None
-    location = locate_state(plan_path, state_dir)
+    location = locate_state(plan_path, state_dir, light=True)
     with location.open_journal() as journal:
         state = journal.state
-        known = set(state.jobs) | (set(location.plan.jobs) if location.plan is not None else set())
+        known = set(state.jobs) | location.jobs
         if job not in known:
             raise unknown_job(job, known)
         found = state.jobs.get(job)

@@ -23,7 +23,7 @@ def job_ids(plan_path: str, *, state_dir: str | None = None) -> list[Candidate]:
     description; given --state-dir, the ids of the jobs in that journal. Raise PlanError for an
     invalid plan."""
     if state_dir is not None:
-        with _read_only_journal(locate_state(plan_path, state_dir)) as journal:
+        with _read_only_journal(locate_state(plan_path, state_dir, light=True)) as journal:
             return [(job, "") for job in sorted(journal.state.jobs)]
     from backupplan.plan.load import load_plan
 

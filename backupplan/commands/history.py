@@ -33,10 +33,10 @@ def history_command(plan_path: str, job: str, *, state_dir: str | None, limit: i
     unknown job id."""
     from backupplan.status.document import run_summary
 
-    location = locate_state(plan_path, state_dir)
+    location = locate_state(plan_path, state_dir, light=True)
     with location.open_journal() as journal:
         state = journal.state
-        known = set(state.jobs) | (set(location.plan.jobs) if location.plan is not None else set())
+        known = set(state.jobs) | location.jobs
         if job not in known:
             raise unknown_job(job, known)
         found = state.jobs.get(job)

@@ -11,7 +11,7 @@ def repair_command(plan_path: str, *, state_dir: str | None) -> int:
     """Drop damaged lines from the journal (copies stay aside) and say what was dropped."""
     from backupplan.journal import Journal
 
-    location = locate_state(plan_path, state_dir)
+    location = locate_state(plan_path, state_dir, light=True)
     with Journal.open(location.state_dir, keep_runs=location.keep_runs) as journal:
         report = journal.repair()
         path = journal.path
@@ -31,7 +31,7 @@ def compact_command(plan_path: str, *, state_dir: str | None) -> int:
     """Replace the journal by one checkpoint of its state (also done automatically)."""
     from backupplan.journal import Journal
 
-    location = locate_state(plan_path, state_dir)
+    location = locate_state(plan_path, state_dir, light=True)
     with Journal.open(location.state_dir, keep_runs=location.keep_runs) as journal:
         before = journal.path.stat().st_size
         journal.compact()

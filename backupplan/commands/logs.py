@@ -133,7 +133,7 @@ def select_files(
     BadParameter for an unknown job, BackupplanError for a run without a log."""
     logs_dir = location.state_dir / "logs"
     if job is not None:
-        known = set(location.plan.jobs) if location.plan is not None else set()
+        known = set(location.jobs)
         if (logs_dir / job).is_dir():
             known.add(job)
         if job not in known:
@@ -207,7 +207,7 @@ def logs_command(
         raise click.UsageError("--follow cannot be combined with --export")
     pattern = compile_grep(grep)
     cutoff = since_stamp(since, now or datetime.now(UTC))
-    location = locate_state(plan_path, state_dir)
+    location = locate_state(plan_path, state_dir, light=True)
     try:
         files = select_files(location, job, run, last)
     except PermissionError as error:

@@ -19,15 +19,14 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class StateLocation:
-    """Where the state is, and the plan it came from (None with --state-dir)."""
+    """Where the state is, and the plan it came from (None with --state-dir, or when only the
+    plan's facts were read: `light`)."""
 
     plan: LoadedPlan | None
     state_dir: Path
     keep_runs: int
-
-    @property
-    def timezone(self) -> tzinfo:
-        return self.plan.timezone if self.plan is not None else UTC
+    jobs: frozenset[str] = frozenset()  # the plan's job ids
+    timezone: tzinfo = UTC
 
     def open_journal(self) -> Journal:
         """Open the journal; when it cannot be written, read it and list an `unwritable` problem."""
@@ -36,20 +35,30 @@ class StateLocation:
         return Journal.open_or_read_only(self.state_dir, keep_runs=self.keep_runs)
 
 
-def locate_state(plan_path: str, state_dir: str | None, *, without_env: bool = False) -> StateLocation:
+def locate_state(
+    plan_path: str, state_dir: str | None, *, without_env: bool = False, light: bool = False
+) -> StateLocation:
     """Given -p/--plan and --state-dir, return the StateLocation; raise PlanError for a bad plan.
 
     With --state-dir the plan is not read at all: the journal alone is shown. `without_env`:
-    the plan's `${VAR}` values are not needed (shell completion).
+    the plan's `${VAR}` values are not needed (shell completion). `light`: only the state dir,
+    time zone and job ids are needed (`plan` stays None), read from the plan cache when it holds
+    the plan, without importing the model (docs/performance.md).
     """
     from backupplan.journal import DEFAULT_KEEP_RUNS
 
     if state_dir is not None:
         return StateLocation(None, Path(state_dir).expanduser().absolute(), DEFAULT_KEEP_RUNS)
+    if light and not without_env:
+        from backupplan.plan.load import load_facts
+
+        facts = load_facts(plan_path)
+        return StateLocation(None, facts.state_dir, facts.keep_runs, facts.jobs, facts.timezone)
     from backupplan.plan.load import load_plan
 
     plan = load_plan(plan_path, without_env=without_env)
-    return StateLocation(plan, plan.state_dir, plan.plan.settings.log_retention.runs)
+    facts = plan.facts()
+    return StateLocation(plan, facts.state_dir, facts.keep_runs, facts.jobs, facts.timezone)
 
 
 def status_command(

@@ -3,7 +3,9 @@ nor validates it again (no ruamel, no validation, no APScheduler import; see doc
 
 - **Where**: `$XDG_CACHE_HOME/backupplan/plans/` (else `~/.cache/backupplan/plans/`), a 0700 folder
   with one 0600 file per plan path. `BACKUPPLAN_PLAN_CACHE=off` turns the cache off.
-- **What**: the `LoadedPlan` (pickled, with its normalised form and digest already made), under a
+- **What**: the `LoadedPlan` (pickled, with its normalised form and digest already made), and
+  before it its `PlanFacts` (plain data: what the commands that only read the state need, read
+  without importing the model), under a
   key of everything a loaded plan depends on: the file's bytes, its absolute path and the name it
   was given, the machine's name, `$BACKUPPLAN_HOST`, `$HOME`, the local time zone (`$TZ`,
   /etc/localtime), Python's version, and the code that loads plans (every module of
@@ -26,9 +28,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from backupplan.plan.loaded import LoadedPlan
+from backupplan.plan.loaded import LoadedPlan, PlanFacts
 
-_FORMAT = 1
+_FORMAT = 2
 _CODE = Path(__file__).resolve().parent  # backupplan/plan
 _FOUNDATIONS = ("errors.py", "secrets.py", "units.py")
 
@@ -42,6 +44,24 @@ def cacheable(text: str) -> bool:
 def read(absolute: Path, display: str, text: str) -> LoadedPlan | None:
     """The LoadedPlan kept for this plan text, or None (nothing kept, kept for other input, or a
     cache file that cannot be trusted)."""
+    found = _read(absolute, display, text, whole=True)
+    if found is None:
+        return None
+    from pydantic.version import VERSION
+
+    versions, loaded = found
+    if versions != VERSION or not isinstance(loaded, LoadedPlan):
+        return None
+    return loaded
+
+
+def read_facts(absolute: Path, display: str, text: str) -> PlanFacts | None:
+    """The PlanFacts kept for this plan text, or None; the model is not imported."""
+    facts = _read(absolute, display, text, whole=False)
+    return facts if isinstance(facts, PlanFacts) else None
+
+
+def _read(absolute: Path, display: str, text: str, *, whole: bool) -> Any:
     path = _file(absolute)
     try:
         with open(path, "rb") as stream:
@@ -52,14 +72,10 @@ def read(absolute: Path, display: str, text: str) -> LoadedPlan | None:
             header = pickle.load(stream)  # noqa: S301
             if header != (_FORMAT, _key(absolute, display, text)):
                 return None
-            versions, loaded = pickle.load(stream)  # noqa: S301
+            facts = pickle.load(stream)  # noqa: S301
+            return pickle.load(stream) if whole else facts  # noqa: S301
     except Exception:  # a damaged file or one from other code fails in many ways: never trusted
         return None
-    from pydantic.version import VERSION
-
-    if versions != VERSION or not isinstance(loaded, LoadedPlan):
-        return None
-    return loaded
 
 
 def keep(loaded: LoadedPlan, text: str) -> None:
@@ -74,11 +90,12 @@ def keep(loaded: LoadedPlan, text: str) -> None:
     loaded.normalized()
     loaded.default_settings()
     header = pickle.dumps((_FORMAT, _key(loaded.path, loaded.display_path, text)), pickle.HIGHEST_PROTOCOL)
+    facts = pickle.dumps(loaded.facts(), pickle.HIGHEST_PROTOCOL)
     body = pickle.dumps((VERSION, loaded), pickle.HIGHEST_PROTOCOL)
     path = _file(loaded.path)
     try:
         ensure_private_dir(path.parent)
-        atomic_write(path, header + body, durable=False)
+        atomic_write(path, header + facts + body, durable=False)
     except (OSError, StateError):
         return
 

@@ -3,8 +3,9 @@
 validate, every problem located).
 
 This module is the one place that decides what loading imports: the cache's hit needs only the
-model classes (pydantic, with their validators built on first use), while ruamel, the validators,
-the checks and APScheduler's cron parser are imported by plan/build.py, only on a miss.
+model classes (pydantic, with their validators built on first use), and `load_facts` (commands
+that only read the state) not even those; ruamel, the validators, the checks and APScheduler's
+cron parser are imported by plan/build.py, only on a miss.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from backupplan.plan import cache
-from backupplan.plan.loaded import LoadedPlan
+from backupplan.plan.loaded import LoadedPlan, PlanFacts
 from backupplan.plan.parse import read_plan_text
 
 if TYPE_CHECKING:
     from backupplan.secrets import SecretRegistry
 
-__all__ = ["LoadedPlan", "load_plan"]
+__all__ = ["LoadedPlan", "PlanFacts", "load_facts", "load_plan"]
 
 
 def load_plan(
@@ -70,3 +71,17 @@ def load_plan(
     if kept:
         cache.keep(loaded, text)
     return loaded
+
+
+def load_facts(path: str | os.PathLike[str]) -> PlanFacts:
+    """What the commands that only read the state need of the plan (its state dir, time zone, job
+    ids): from the cache without importing the model when the plan is kept there, else from
+    `load_plan` (which reports every problem of a plan that is not valid)."""
+    display = os.fspath(path)
+    absolute = Path(display).expanduser().absolute()
+    text = read_plan_text(absolute, display)
+    if cache.cacheable(text):
+        found = cache.read_facts(absolute, display, text)
+        if found is not None:
+            return found
+    return load_plan(path).facts()

@@ -15,6 +15,17 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class PlanFacts:
+    """What the commands that only read the state (`logs`, `history`, `changes`, `journal`) need
+    of a plan: kept beside the plan in the cache, so they need not import the model to read it."""
+
+    state_dir: Path
+    timezone: tzinfo
+    jobs: frozenset[str]
+    keep_runs: int  # settings.log_retention.runs
+
+
+@dataclass(frozen=True)
 class LoadedPlan:
     """A valid plan and what was learnt loading it."""
 
@@ -62,6 +73,11 @@ class LoadedPlan:
         """One line for commands to print in a fleet plan: the host and how many jobs it runs."""
         total = len(self.jobs) + len(self.elsewhere)
         return f"acting as host {self.host}: {len(self.jobs)} of {total} jobs run here"
+
+    def facts(self) -> PlanFacts:
+        return PlanFacts(
+            self.state_dir, self.timezone, frozenset(self.jobs), self.plan.settings.log_retention.runs
+        )
 
     def resolve(self, text: str) -> Path:
         """Expand `~` and resolve `text` against the plan's folder."""

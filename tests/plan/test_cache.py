@@ -97,6 +97,29 @@ def test_a_command_on_an_unchanged_plan_neither_parses_nor_validates(name: str, 
     assert runs[1][1].split() == ["False", "False", "False", "True"]
 
 
+def test_the_facts_of_a_kept_plan_are_read_without_the_model(tmp_path: Path) -> None:
+    path = write(tmp_path)
+    probe = (
+        "import sys; from backupplan.plan.load import load_facts; facts = load_facts(sys.argv[1]); "
+        "print(facts.state_dir, sorted(facts.jobs), facts.timezone, facts.keep_runs, "
+        "'pydantic' in sys.modules, 'ruamel.yaml' in sys.modules)"
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", probe, str(path)],
+            capture_output=True,
+            text=True,
+            env=backupplan_env(),
+            check=True,
+        ).stdout.split()
+        for _ in range(2)
+    ]
+    expected = [str(tmp_path / ".backupplan"), "['photos']", "Europe/Berlin", "50"]
+    assert runs[0] == [*expected, "True", "True"]  # built and kept
+    assert runs[1] == [*expected, "False", "False"]  # read back: neither the model nor YAML
+    assert cache.read_facts(path.absolute(), str(path), PLAN) == load_plan(path).facts()
+
+
 def test_a_changed_file_is_read_again_even_with_the_same_size_and_time(tmp_path: Path) -> None:
     path = write(tmp_path)
     load_plan(path)
