@@ -4,33 +4,29 @@ from __future__ import annotations
 
 import click
 
-from backupplan.plan.load import load_plan
+from backupplan.plan.load import kept_facts, load_plan
 
 
 def validate_command(path: str, *, without_env: bool = False) -> int:
     """Load the plan at `path`; print a summary and return 0, or raise PlanError listing every
     problem. `without_env`: unset ${VAR}s are placeholders, and what could not be checked without
-    their values is printed as notes (docs/remote.md: validating in CI and pre-commit)."""
-    loaded = load_plan(path, without_env=without_env, locate_warnings=True)
-    for note in loaded.notes:
-        click.echo(f"note: {note.render()}")
-    for warning in loaded.warnings:
-        click.echo(f"warning: {warning.render()}")
-    jobs = loaded.jobs
-    scheduled = sum(1 for job in jobs.values() if job.schedule)
-    disabled = sum(1 for job in jobs.values() if not job.enabled)
-    engines = sorted({job.engine for job in jobs.values()})
-    parts = [f"{len(jobs)} job{'s' if len(jobs) != 1 else ''}"]
-    if jobs:
-        parts.append(f"{scheduled} scheduled")
-        parts.append(f"{len(jobs) - scheduled} manual")
-    if disabled:
-        parts.append(f"{disabled} disabled")
-    if engines:
-        parts.append("engines: " + ", ".join(engines))
-    click.echo(f"{loaded.display_path}: valid ({'; '.join(parts)})")
-    if loaded.in_fleet:
-        click.echo(loaded.acting_as())
+    their values is printed as notes (docs/remote.md: validating in CI and pre-commit).
+
+    A plan the cache holds as it is now was found valid under the same key (docs/performance.md):
+    its verdict is read from there, unless it has notes or warnings to show with their lines."""
+    facts = None if without_env else kept_facts(path)
+    if facts is not None and not facts.remarks:
+        summary, acting_as = facts.summary, facts.acting_as
+    else:
+        loaded = load_plan(path, without_env=without_env, locate_warnings=True)
+        for note in loaded.notes:
+            click.echo(f"note: {note.render()}")
+        for warning in loaded.warnings:
+            click.echo(f"warning: {warning.render()}")
+        summary, acting_as = loaded.summary(), loaded.acting_as() if loaded.in_fleet else None
+    click.echo(f"{path}: valid ({summary})")
+    if acting_as is not None:
+        click.echo(acting_as)
     return 0
 
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from backupplan.plan.loaded import LoadedPlan, PlanFacts
 
-_FORMAT = 2
+_FORMAT = 3
 _CODE = Path(__file__).resolve().parent  # backupplan/plan
 _FOUNDATIONS = ("errors.py", "secrets.py", "units.py")
 

@@ -77,11 +77,12 @@ def load_facts(path: str | os.PathLike[str]) -> PlanFacts:
     """What the commands that only read the state need of the plan (its state dir, time zone, job
     ids): from the cache without importing the model when the plan is kept there, else from
     `load_plan` (which reports every problem of a plan that is not valid)."""
+    return kept_facts(path) or load_plan(path).facts()
+
+
+def kept_facts(path: str | os.PathLike[str]) -> PlanFacts | None:
+    """The facts of the plan at `path` when the cache holds it as it is now, else None."""
     display = os.fspath(path)
     absolute = Path(display).expanduser().absolute()
     text = read_plan_text(absolute, display)
-    if cache.cacheable(text):
-        found = cache.read_facts(absolute, display, text)
-        if found is not None:
-            return found
-    return load_plan(path).facts()
+    return cache.read_facts(absolute, display, text) if cache.cacheable(text) else None

@@ -23,6 +23,9 @@ class PlanFacts:
     timezone: tzinfo
     jobs: frozenset[str]
     keep_runs: int  # settings.log_retention.runs
+    summary: str = ""  # `validate`'s verdict: `3 jobs; 2 scheduled; 1 manual; engines: rsync`
+    acting_as: str | None = None  # in a fleet plan, the line saying which host this is
+    remarks: bool = False  # notes or warnings to show (validate then loads the plan itself)
 
 
 @dataclass(frozen=True)
@@ -76,8 +79,30 @@ class LoadedPlan:
 
     def facts(self) -> PlanFacts:
         return PlanFacts(
-            self.state_dir, self.timezone, frozenset(self.jobs), self.plan.settings.log_retention.runs
+            self.state_dir,
+            self.timezone,
+            frozenset(self.jobs),
+            self.plan.settings.log_retention.runs,
+            self.summary(),
+            self.acting_as() if self.in_fleet else None,
+            bool(self.notes or self.warnings),
         )
+
+    def summary(self) -> str:
+        """How many jobs, scheduled, manual and disabled, and their engines (what `validate` says)."""
+        jobs = self.jobs
+        scheduled = sum(1 for job in jobs.values() if job.schedule)
+        disabled = sum(1 for job in jobs.values() if not job.enabled)
+        engines = sorted({job.engine for job in jobs.values()})
+        parts = [f"{len(jobs)} job{'s' if len(jobs) != 1 else ''}"]
+        if jobs:
+            parts.append(f"{scheduled} scheduled")
+            parts.append(f"{len(jobs) - scheduled} manual")
+        if disabled:
+            parts.append(f"{disabled} disabled")
+        if engines:
+            parts.append("engines: " + ", ".join(engines))
+        return "; ".join(parts)
 
     def resolve(self, text: str) -> Path:
         """Expand `~` and resolve `text` against the plan's folder."""

@@ -120,6 +120,32 @@ def test_the_facts_of_a_kept_plan_are_read_without_the_model(tmp_path: Path) -> 
     assert cache.read_facts(path.absolute(), str(path), PLAN) == load_plan(path).facts()
 
 
+@pytest.mark.parametrize("hosts", ["[box]", "[bxo]"], ids=["clean", "with-a-warning"])
+def test_validate_says_the_same_from_the_cache(hosts: str, tmp_path: Path) -> None:
+    path = write(tmp_path, PLAN.replace("hosts: [box]", f"hosts: {hosts}"))
+    probe = (
+        "import sys; from backupplan.commands.validate import validate_command; "
+        "validate_command(sys.argv[1]); print('pydantic' in sys.modules)"
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", probe, str(path)],
+            capture_output=True,
+            text=True,
+            env=backupplan_env(),
+            check=True,
+        ).stdout.splitlines()
+        for _ in range(2)
+    ]
+    assert runs[0][:-1] == runs[1][:-1]  # the same words
+    assert f"{path}: valid (1 job; 1 scheduled; 0 manual; engines: rsync)" in runs[0]
+    assert "acting as host test-host: 1 of 2 jobs run here" in runs[0]
+    warned = hosts == "[bxo]"
+    assert any(line.startswith("warning: ") and ":13:" in line for line in runs[1]) == warned
+    # a clean plan's verdict is read without the model; one with a warning is loaded to locate it
+    assert runs[1][-1] == str(warned)
+
+
 def test_a_changed_file_is_read_again_even_with_the_same_size_and_time(tmp_path: Path) -> None:
     path = write(tmp_path)
     load_plan(path)
