@@ -11,6 +11,9 @@ Figures printed:
 - rebuild after one run finished (changed_jobs=[one job]),
 - progress-only update (write_progress),
 - sizes: status.json for 10 jobs, index.html for 1,000 jobs,
+- what the strips of last runs and the job pages' 90-day calendars cost: a full build, and the
+  10-job dashboard's size, with them and with both drawn as nothing (the site before them), in
+  the same run, alternating,
 - requests per second from `python -m http.server` (and nginx when installed) with wrk when
   installed, else a small threaded Python client,
 and, as the anchor measured in the same run, the time to copy the same pages' bytes with plain
@@ -20,6 +23,7 @@ os.write (no rendering), so the ratio says how much of a build is the site's own
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import os
@@ -33,6 +37,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -216,6 +221,55 @@ def finish_one_run(data: SiteInput, job: str, step: int) -> SiteInput:
     return replace(data, jobs=jobs, status=status)
 
 
+@contextlib.contextmanager
+def without_marks() -> Iterator[None]:
+    """Build the site as it was before the strips of last runs and the calendars: both drawn as
+    nothing (the anchor of what they cost)."""
+    from markupsafe import Markup
+
+    from backupplan.site import history
+
+    saved = history.run_strip, history.calendar, history.STRIPS
+    history.run_strip = lambda *args, **kwargs: ""
+    history.calendar = lambda *args, **kwargs: Markup("")
+    history.STRIPS = history.StripCache()
+    try:
+        yield
+    finally:
+        history.run_strip, history.calendar, history.STRIPS = saved
+
+
+def marks_cost(data: SiteInput, site_dir: Path, small: SiteInput, small_dir: Path) -> None:
+    """The strips' and calendars' share of a full build, and their bytes on a 10-job dashboard."""
+    from backupplan.site import history
+
+    times: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(3):
+        for marks in (True, False):
+            history.STRIPS = history.StripCache()
+            with contextlib.nullcontext() if marks else without_marks():
+                start = time.process_time()
+                build_site(data, site_dir)
+                times[marks].append(time.process_time() - start)
+    sizes: dict[bool, tuple[int, int]] = {}
+    for marks in (False, True):
+        with contextlib.nullcontext() if marks else without_marks():
+            build_site(small, small_dir)
+        page = (small_dir / "index.html").read_bytes()
+        sizes[marks] = (len(page), len(gzip.compress(page)))
+    with_marks, without = statistics.median(times[True]), statistics.median(times[False])
+    print(
+        f"strips and calendars, full build (CPU): {with_marks:.3f} s against {without:.3f} s without them: "
+        f"+{(with_marks / without - 1) * 100:.0f} %  (target <= +10 %)"
+    )
+    grown = sizes[True][0] - sizes[False][0]
+    print(
+        f"10-job dashboard: {sizes[True][0]:,} bytes ({sizes[True][1]:,} gzipped) against "
+        f"{sizes[False][0]:,} ({sizes[False][1]:,}) without strips: +{grown:,} bytes "
+        f"(+{sizes[True][1] - sizes[False][1]:,} gzipped)  (target <= +3 KB)"
+    )
+
+
 def anchor_copy(site_dir: Path, scratch: Path) -> float:
     """The anchor: write the same HTML bytes (every page) with plain os.write, no rendering."""
     pages = [(path.relative_to(site_dir), path.read_bytes()) for path in site_dir.rglob("*.html")]
@@ -359,6 +413,7 @@ def main() -> None:
     build_site(small, small_dir)
     size_small = (small_dir / "status.json").stat().st_size
     size_small_gzip = len(gzip.compress((small_dir / "status.json").read_bytes()))
+    marks_cost(data, site_dir, small, small_dir)
     shutil.rmtree(small_dir)
     size_index = (site_dir / "index.html").stat().st_size
     size_status = (site_dir / "status.json").stat().st_size
