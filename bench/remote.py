@@ -62,17 +62,7 @@ def main() -> None:
                     argv = ["rsync", "-aHAXS", "--numeric-ids", "--protect-args", f"--rsh={rsh_value(ssh)}"]
                     argv += ["--exclude=.complete", f"{source}/", f"{server.destination}:{target}/"]
                 else:
-                    home = fresh(DATA / "plan")
-                    home.mkdir(parents=True)
-                    plan = home / "backups.yaml"
-                    plan.write_text(
-                        "version: 1\nsettings: {timezone: UTC, state_dir: state, site_dir: site}\njobs:\n"
-                        f"  bench:\n    engine: rsync\n    source: '{source}'\n"
-                        f"    destination: '{server.destination}:{target}'\n    exclude: ['.complete']\n"
-                        f"    ssh:\n      port: {server.port}\n      identity_file: '{server.identity}'\n"
-                        f"      known_hosts: '{server.known_hosts}'\n"
-                        "      options: [GlobalKnownHostsFile=/dev/null]\n"
-                    )
+                    plan = ssh_plan(server, source, target, DATA / "plan")
                     argv = [BACKUPPLAN, "run", "--plan", str(plan), "bench"]
                 results.setdefault(f"{who} full", []).append(timed(argv))
                 results.setdefault(f"{who} no-change", []).append(timed(argv))
@@ -96,14 +86,15 @@ def main() -> None:
         print(f"snapshot after a small change {ratio:.2f}x raw rsync --link-dest -e ssh (+ {extra:.0f} ms)")
 
 
-def snapshot_plan(server: Sshd, source: Path, target: Path) -> Path:
-    home = fresh(DATA / "plan-snapshots")
+def ssh_plan(server: Sshd, source: Path, target: Path, home: Path, extra: str = "") -> Path:
+    """A plan in `home` whose job `bench` copies `source` to `target` on the server over ssh."""
+    home = fresh(home)
     home.mkdir(parents=True)
     plan = home / "backups.yaml"
     plan.write_text(
         "version: 1\nsettings: {timezone: UTC, state_dir: state, site_dir: site}\njobs:\n"
         f"  bench:\n    engine: rsync\n    source: '{source}'\n"
-        f"    destination: '{server.destination}:{target}'\n    exclude: ['.complete']\n    snapshots: {{}}\n"
+        f"    destination: '{server.destination}:{target}'\n    exclude: ['.complete']\n{extra}"
         f"    ssh:\n      port: {server.port}\n      identity_file: '{server.identity}'\n"
         f"      known_hosts: '{server.known_hosts}'\n"
         "      options: [GlobalKnownHostsFile=/dev/null]\n"
@@ -118,7 +109,7 @@ def snapshot_rounds(server: Sshd, ssh: tuple[str, ...], tree: Path, rounds: int)
     subprocess.run(["cp", "-a", str(tree), str(working)], check=True)
     ours, raw = fresh(DATA / "snap-backupplan"), fresh(DATA / "snap-raw")
     raw.mkdir(parents=True)
-    plan = snapshot_plan(server, working, ours)
+    plan = ssh_plan(server, working, ours, DATA / "plan-snapshots", "    snapshots: {}\n")
     run = [BACKUPPLAN, "run", "--plan", str(plan), "bench"]
     rsync = ["rsync", "-aHAXS", "--numeric-ids", "--delete", "--protect-args", f"--rsh={rsh_value(ssh)}"]
     rsync += ["--exclude=.complete", f"{working}/"]

@@ -46,6 +46,22 @@ def write(tmp_path: Path, text: str = PLAN) -> Path:
     return path
 
 
+def twice(probe: str, plan: Path) -> tuple[str, str]:
+    """What `probe` (Python, given the plan's path) prints in a new process, run twice: the first
+    loads the plan and keeps it, the second finds it kept."""
+    first, second = (
+        subprocess.run(
+            [sys.executable, "-c", probe, str(plan)],
+            capture_output=True,
+            text=True,
+            env=backupplan_env(),
+            check=True,
+        ).stdout
+        for _ in range(2)
+    )
+    return first, second
+
+
 def kept_files() -> list[Path]:
     return sorted(cache.folder().glob("*.pickle")) if cache.folder().is_dir() else []
 
@@ -81,16 +97,7 @@ def test_a_command_on_an_unchanged_plan_neither_parses_nor_validates(name: str, 
         "print(sorted(loaded.jobs), *(m in sys.modules for m in "
         "('ruamel.yaml', 'backupplan.plan.build', 'apscheduler', 'pydantic_core._pydantic_core')))"
     )
-    runs = [
-        subprocess.run(
-            [sys.executable, "-c", probe, str(plan)],
-            capture_output=True,
-            text=True,
-            env=backupplan_env(),
-            check=True,
-        ).stdout.split("]")
-        for _ in range(2)
-    ]
+    runs = [output.split("]") for output in twice(probe, plan)]
     assert runs[0][0] == runs[1][0]  # the same jobs
     assert runs[0][1].split() == ["True", "True", "True", "True"]  # built: parsed and validated
     # read back: no YAML parser, no validation, no cron parser; pydantic's classes only
@@ -104,16 +111,7 @@ def test_the_facts_of_a_kept_plan_are_read_without_the_model(tmp_path: Path) -> 
         "print(facts.state_dir, sorted(facts.jobs), facts.timezone, facts.keep_runs, "
         "'pydantic' in sys.modules, 'ruamel.yaml' in sys.modules)"
     )
-    runs = [
-        subprocess.run(
-            [sys.executable, "-c", probe, str(path)],
-            capture_output=True,
-            text=True,
-            env=backupplan_env(),
-            check=True,
-        ).stdout.split()
-        for _ in range(2)
-    ]
+    runs = [output.split() for output in twice(probe, path)]
     expected = [str(tmp_path / ".backupplan"), "['photos']", "Europe/Berlin", "50"]
     assert runs[0] == [*expected, "True", "True"]  # built and kept
     assert runs[1] == [*expected, "False", "False"]  # read back: neither the model nor YAML
@@ -127,16 +125,7 @@ def test_validate_says_the_same_from_the_cache(hosts: str, tmp_path: Path) -> No
         "import sys; from backupplan.commands.validate import validate_command; "
         "validate_command(sys.argv[1]); print('pydantic' in sys.modules)"
     )
-    runs = [
-        subprocess.run(
-            [sys.executable, "-c", probe, str(path)],
-            capture_output=True,
-            text=True,
-            env=backupplan_env(),
-            check=True,
-        ).stdout.splitlines()
-        for _ in range(2)
-    ]
+    runs = [output.splitlines() for output in twice(probe, path)]
     assert runs[0][:-1] == runs[1][:-1]  # the same words
     assert f"{path}: valid (1 job; 1 scheduled; 0 manual; engines: rsync)" in runs[0]
     assert "acting as host test-host: 1 of 2 jobs run here" in runs[0]
