@@ -42,6 +42,21 @@ def run(run_backupplan, plan: Path, *extra: str, timeout: float = 60):  # type: 
     return run_backupplan(["run", "--plan", str(plan), "docs", *extra], timeout=timeout)
 
 
+def a_snapshot_then_a_slow_file(
+    tmp_path: Path, sshd: Sshd, run_backupplan, mib: int
+) -> tuple[Path, Path, str]:  # type: ignore[no-untyped-def]
+    """A snapshot job at 1 MiB/s whose first snapshot is made, then a file of `mib` MiB added to
+    its source (the next run takes seconds: time to interfere); return the server's folder, the
+    plan and the first snapshot."""
+    source = build(tmp_path / "src", {b"small.txt": b"s\n"})
+    remote = tmp_path / "remote"
+    plan = ssh_job(tmp_path, sshd, remote, "    snapshots: {}\n    bandwidth: 1MiB\n")
+    assert run(run_backupplan, plan).returncode == 0
+    (first,) = snapshots(remote)
+    big_file(source / "big.bin", mib * 1024 * 1024)
+    return remote, plan, first
+
+
 def test_runs_make_linked_snapshots_on_the_server_and_prune_them(
     tmp_path: Path, sshd: Sshd, run_backupplan
 ) -> None:  # type: ignore[no-untyped-def]
@@ -114,12 +129,7 @@ def test_runs_make_linked_snapshots_on_the_server_and_prune_them(
 def test_an_interrupted_run_leaves_a_partial_that_the_next_run_takes_over(
     tmp_path: Path, sshd: Sshd, run_backupplan
 ) -> None:  # type: ignore[no-untyped-def]
-    source = build(tmp_path / "src", {b"small.txt": b"s\n"})
-    remote = tmp_path / "remote"
-    plan = ssh_job(tmp_path, sshd, remote, "    snapshots: {}\n    bandwidth: 1MiB\n")
-    assert run(run_backupplan, plan).returncode == 0
-    (first,) = snapshots(remote)
-    big_file(source / "big.bin", 4 * 1024 * 1024)
+    remote, plan, first = a_snapshot_then_a_slow_file(tmp_path, sshd, run_backupplan, 4)
 
     def cut() -> None:
         deadline = time.monotonic() + 15
@@ -142,7 +152,7 @@ def test_an_interrupted_run_leaves_a_partial_that_the_next_run_takes_over(
     older, newest = snapshots(remote)
     assert older == first and newest > left.removesuffix(".partial")
     assert os.readlink(remote / "latest") == newest
-    assert describe(remote / newest) == describe(source)
+    assert describe(remote / newest) == describe(tmp_path / "src")
     log = (
         tmp_path / ".backupplan" / of_type(tmp_path / ".backupplan", "run.started")[-1]["data"]["log"]
     ).read_text()
@@ -237,12 +247,7 @@ def test_a_login_restricted_to_rsync_cannot_hold_snapshots_and_says_so(
 def test_a_promotion_that_fails_leaves_the_partial_and_latest_as_they_were(
     tmp_path: Path, sshd: Sshd, run_backupplan
 ) -> None:  # type: ignore[no-untyped-def]
-    source = build(tmp_path / "src", {b"small.txt": b"s\n"})
-    remote = tmp_path / "remote"
-    plan = ssh_job(tmp_path, sshd, remote, "    snapshots: {}\n    bandwidth: 1MiB\n")
-    assert run(run_backupplan, plan).returncode == 0
-    (first,) = snapshots(remote)
-    big_file(source / "big.bin", 2 * 1024 * 1024)
+    remote, plan, first = a_snapshot_then_a_slow_file(tmp_path, sshd, run_backupplan, 2)
 
     def occupy_the_name() -> None:  # something takes the new snapshot's name while rsync writes
         deadline = time.monotonic() + 20
@@ -258,7 +263,9 @@ def test_a_promotion_that_fails_leaves_the_partial_and_latest_as_they_were(
     assert f"renaming {left} to {left.removesuffix('.partial')} in " in reason, reason
     assert "on 127.0.0.1 failed: exists already" in reason, reason
     assert os.readlink(remote / "latest") == first
-    assert describe(remote / left) == describe(source)  # the complete transfer waits in the .partial
+    assert describe(remote / left) == describe(
+        tmp_path / "src"
+    )  # the complete transfer waits in the .partial
 
 
 def test_pruning_on_the_server_from_the_command_line(tmp_path: Path, sshd: Sshd, run_backupplan) -> None:  # type: ignore[no-untyped-def]
