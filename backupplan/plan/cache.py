@@ -8,7 +8,7 @@ nor validates it again (no ruamel, no validation, no APScheduler import; see doc
   without importing the model), under a
   key of everything a loaded plan depends on: the file's bytes, its absolute path and the name it
   was given, the machine's name, `$BACKUPPLAN_HOST`, `$HOME`, the local time zone (`$TZ`,
-  /etc/localtime), Python's version, and the code that loads plans (every module of
+  /etc/localtime, /etc/timezone), Python's version, and the code that loads plans (every module of
   `backupplan/plan/` and the foundations, by size and modification time); pydantic's version is
   checked after reading.
 - **Never kept**: a plan whose text holds `${` (its values come from the environment: they are
@@ -121,6 +121,7 @@ def _key(absolute: Path, display: str, text: str) -> str:
         os.environ.get("HOME", ""),
         os.environ.get("TZ", ""),
         _stamp("/etc/localtime"),
+        _stamp("/etc/timezone"),
         sys.version,
         _code(),
     ]
