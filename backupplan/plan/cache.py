@@ -6,8 +6,9 @@ nor validates it again (no ruamel, no validation, no APScheduler import; see doc
 - **What**: the `LoadedPlan` (pickled, with its normalised form and digest already made), and
   before it its `PlanFacts` (plain data: what the commands that only read the state need, read
   without importing the model), under a
-  key of everything a loaded plan depends on: the file's bytes, its absolute path and the name it
-  was given, the machine's name, `$BACKUPPLAN_HOST`, `$HOME`, the local time zone (`$TZ`,
+  key of everything a loaded plan depends on: the file's bytes, its absolute path (a plan named
+  another way, `backups.yaml` or `/etc/backupplan/backups.yaml`, is the same plan), the machine's
+  name, `$BACKUPPLAN_HOST`, `$HOME`, the local time zone (`$TZ`,
   /etc/localtime, /etc/timezone), Python's version, and the code that loads plans (every module of
   `backupplan/plan/` and the foundations, by size and modification time); pydantic's version is
   checked after reading.
@@ -30,7 +31,7 @@ from typing import Any
 
 from backupplan.plan.loaded import LoadedPlan, PlanFacts
 
-_FORMAT = 3
+_FORMAT = 4
 _CODE = Path(__file__).resolve().parent  # backupplan/plan
 _FOUNDATIONS = ("errors.py", "secrets.py", "units.py")
 
@@ -44,7 +45,7 @@ def cacheable(text: str) -> bool:
 def read(absolute: Path, display: str, text: str) -> LoadedPlan | None:
     """The LoadedPlan kept for this plan text, or None (nothing kept, kept for other input, or a
     cache file that cannot be trusted)."""
-    found = _read(absolute, display, text, whole=True)
+    found = _read(absolute, text, whole=True)
     if found is None:
         return None
     from pydantic.version import VERSION
@@ -52,16 +53,20 @@ def read(absolute: Path, display: str, text: str) -> LoadedPlan | None:
     versions, loaded = found
     if versions != VERSION or not isinstance(loaded, LoadedPlan):
         return None
-    return loaded
+    if loaded.display_path == display:
+        return loaded
+    if loaded.warnings or loaded.notes:
+        return None  # their text names the plan as it was given then: load it again
+    return loaded.named(display)
 
 
-def read_facts(absolute: Path, display: str, text: str) -> PlanFacts | None:
+def read_facts(absolute: Path, text: str) -> PlanFacts | None:
     """The PlanFacts kept for this plan text, or None; the model is not imported."""
-    facts = _read(absolute, display, text, whole=False)
+    facts = _read(absolute, text, whole=False)
     return facts if isinstance(facts, PlanFacts) else None
 
 
-def _read(absolute: Path, display: str, text: str, *, whole: bool) -> Any:
+def _read(absolute: Path, text: str, *, whole: bool) -> Any:
     path = _file(absolute)
     try:
         with open(path, "rb") as stream:
@@ -70,7 +75,7 @@ def _read(absolute: Path, display: str, text: str, *, whole: bool) -> Any:
                 return None
             # only a private file of this user, in the user's own cache, is read (see above)
             header = pickle.load(stream)  # noqa: S301
-            if header != (_FORMAT, _key(absolute, display, text)):
+            if header != (_FORMAT, _key(absolute, text)):
                 return None
             facts = pickle.load(stream)  # noqa: S301
             return pickle.load(stream) if whole else facts  # noqa: S301
@@ -89,7 +94,7 @@ def keep(loaded: LoadedPlan, text: str) -> None:
     # made now, so that a command reading the copy never builds pydantic's validators or serializers
     loaded.normalized()
     loaded.default_settings()
-    header = pickle.dumps((_FORMAT, _key(loaded.path, loaded.display_path, text)), pickle.HIGHEST_PROTOCOL)
+    header = pickle.dumps((_FORMAT, _key(loaded.path, text)), pickle.HIGHEST_PROTOCOL)
     facts = pickle.dumps(loaded.facts(), pickle.HIGHEST_PROTOCOL)
     body = pickle.dumps((VERSION, loaded), pickle.HIGHEST_PROTOCOL)
     path = _file(loaded.path)
@@ -110,12 +115,11 @@ def _file(absolute: Path) -> Path:
     return folder() / (hashlib.sha256(os.fsencode(absolute)).hexdigest()[:32] + ".pickle")
 
 
-def _key(absolute: Path, display: str, text: str) -> str:
+def _key(absolute: Path, text: str) -> str:
     digest = hashlib.sha256()
     parts: list[Any] = [
         text,
         os.fspath(absolute),
-        display,
         os.uname().nodename,
         os.environ.get("BACKUPPLAN_HOST", ""),
         os.environ.get("HOME", ""),

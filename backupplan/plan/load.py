@@ -85,4 +85,4 @@ def kept_facts(path: str | os.PathLike[str]) -> PlanFacts | None:
     display = os.fspath(path)
     absolute = Path(display).expanduser().absolute()
     text = read_plan_text(absolute, display)
-    return cache.read_facts(absolute, display, text) if cache.cacheable(text) else None
+    return cache.read_facts(absolute, text) if cache.cacheable(text) else None

@@ -77,6 +77,16 @@ class LoadedPlan:
         total = len(self.jobs) + len(self.elsewhere)
         return f"acting as host {self.host}: {len(self.jobs)} of {total} jobs run here"
 
+    def named(self, display: str) -> LoadedPlan:
+        """The same plan, given as `display` (`backups.yaml`, or its absolute path) this time."""
+        from dataclasses import replace
+
+        renamed = replace(self, display_path=display)
+        for made in ("_normalized", "_default_settings"):  # caches, not state: carried over
+            if made in self.__dict__:
+                object.__setattr__(renamed, made, self.__dict__[made])
+        return renamed
+
     def facts(self) -> PlanFacts:
         return PlanFacts(
             self.state_dir,

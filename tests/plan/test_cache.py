@@ -115,7 +115,7 @@ def test_the_facts_of_a_kept_plan_are_read_without_the_model(tmp_path: Path) -> 
     expected = [str(tmp_path / ".backupplan"), "['photos']", "Europe/Berlin", "50"]
     assert runs[0] == [*expected, "True", "True"]  # built and kept
     assert runs[1] == [*expected, "False", "False"]  # read back: neither the model nor YAML
-    assert cache.read_facts(path.absolute(), str(path), PLAN) == load_plan(path).facts()
+    assert cache.read_facts(path.absolute(), PLAN) == load_plan(path).facts()
 
 
 @pytest.mark.parametrize("hosts", ["[box]", "[bxo]"], ids=["clean", "with-a-warning"])
@@ -151,6 +151,19 @@ def test_a_file_made_invalid_is_reported_not_served_from_the_cache(tmp_path: Pat
     path.write_text(PLAN.replace("last: 3", "last: many"), encoding="utf-8")
     with pytest.raises(PlanError, match=r"snapshots\.keep\.last"):
         load_plan(path)
+
+
+def test_the_same_plan_named_another_way_is_read_back_under_its_new_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path)
+    built = load_plan(path)  # as `/…/backups.yaml`, the way a timer names it
+    monkeypatch.chdir(tmp_path)
+    read = cache.read(path.absolute(), "backups.yaml", PLAN)  # as someone in the folder names it
+    assert read is not None and read.display_path == "backups.yaml" and built.display_path == str(path)
+    assert (read.plan, read.digest, read.normalized()) == (built.plan, built.digest, built.normalized())
+    assert load_plan("backups.yaml").display_path == "backups.yaml"
+    assert len(kept_files()) == 1
 
 
 def test_the_host_is_part_of_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
