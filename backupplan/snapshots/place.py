@@ -77,7 +77,7 @@ async def tidy(
     elif keep is None:
         listing = Listing(staging.destination, trash=staging.trash, login=remote.login)
     else:
-        listing = await list_remote(remote, timeout=timeout, cancel=cancel)
+        listing = staging.listed or await list_remote(remote, timeout=timeout, cancel=cancel)
     return await retain(listing, keep, timezone, remote, on_moved=on_moved, timeout=timeout, cancel=cancel)
 
 

@@ -12,7 +12,8 @@ rest is a few short POSIX shell scripts, each one ssh command with the job's own
 - taking over an interrupted run's `.partial`: `mv` to the new id, and `find … -exec rm` of the
   `.name.XXXXXX` files a killed rsync leaves;
 - promotion: `mv <id>.partial <id>` (atomic), then a new `latest` link under a temporary name moved
-  over the old one with `mv -T`, so `latest` is replaced, never missing;
+  over the old one with `mv -T`, so `latest` is replaced, never missing; the same command lists
+  the destination again for retention;
 - pruning: `mv <id> .trash-<id>` for each snapshot the policy drops, then, once that is journaled,
   `rm -rf` of the trash.
 
@@ -22,6 +23,7 @@ The scripts run through snapshots.server, which says what the server needs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import posixpath
 from collections.abc import Callable
 from datetime import datetime
@@ -40,6 +42,8 @@ from backupplan.snapshots.server import (
     enter,
     failure,
     list_remote,
+    listing_here,
+    parse_listing,
     point_latest_lines,
     q,
     remove_on_server,
@@ -175,6 +179,8 @@ async def promote_remote(
         f"mv -- {q(partial)} {q(snapshot)} || exit 3",
         f"echo {RENAMED}",
         *point_latest_lines(snapshot, "exit 4"),
+        # what retention then needs (no second login for it); its failure is not the promotion's
+        "(", *listing_here(), ") || :",
     ])  # fmt: skip
     answer = await run_on_server(remote, script, timeout=timeout, cancel=cancel)
     if RENAMED not in answer.output:
@@ -182,6 +188,9 @@ async def promote_remote(
     problems = []
     if answer.exit_code != 0:
         problems.append(str(failure(remote, answer, f"pointing {remote.operand(LATEST)} at {snapshot}")))
+    else:
+        with contextlib.suppress(RemoteError):
+            staging.listed = parse_listing(remote, answer.output)
     missing = missing_link_dest(stats.warnings)
     if missing and staging.base is not None:
         problems.append(f"snapshot {snapshot} may be a full copy: rsync: {missing}")

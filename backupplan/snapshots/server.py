@@ -170,12 +170,15 @@ def listing_script(path: str, *, create: bool) -> str:
         f"  {missing}",
         "fi",
         f"cd -- {folder} || exit 3",
-        f"echo {LISTED}",
-        "ls -1ap || exit 3",
-        f"echo {LINK}",
-        f"readlink {LATEST} 2>/dev/null",
+        *listing_here(),
         "exit 0",
     ])  # fmt: skip
+
+
+def listing_here() -> list[str]:
+    """Shell lines that list the current folder as the listing script does (`parse_listing`
+    reads what they print)."""
+    return [f"echo {LISTED}", "ls -1ap || exit 3", f"echo {LINK}", f"readlink {LATEST} 2>/dev/null"]
 
 
 def parse_listing(remote: Remote, lines: Sequence[str]) -> Listing:

@@ -72,6 +72,9 @@ class Staging:
     unlinked: frozenset[str] = frozenset()
     remote: Remote | None = None  # the server, when the destination is reached over ssh
     trash: tuple[str, ...] = ()  # on a server: the trash folders known when staging, emptied after
+    # on a server: the destination as listed by the promotion's own ssh command (retention needs
+    # no other); None when it was not listed
+    listed: Listing | None = None
 
 
 @dataclass(frozen=True)

@@ -115,8 +115,12 @@ def test_runs_make_linked_snapshots_on_the_server_and_prune_them(
 
     # a third run: `keep: {last: 2}` prunes the oldest, on the server
     (source / "new.txt").write_bytes(b"new\n")
+    logins = sshd.log_text().count("Accepted publickey")
     third = run(run_backupplan, plan)
     assert third.returncode == 0, third.stdout + third.stderr
+    # five ssh logins: the listing, rsync, the promotion (which lists again for retention), the
+    # move of the oldest to the trash (journaled after it), and the trash's deletion
+    assert sshd.log_text().count("Accepted publickey") - logins == 5
     kept = snapshots(remote)
     assert len(kept) == 2 and kept[0] == two and one not in kept
     assert os.readlink(remote / "latest") == kept[1]
