@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -16,8 +17,8 @@ if TYPE_CHECKING:
     from backupplan.engines import TransferSpec
     from backupplan.plan.load import LoadedPlan
     from backupplan.plan.model import Keep
-    from backupplan.snapshots import Listing, PrunePlan
-    from backupplan.snapshots.versions import Version, VersionsPrune
+    from backupplan.snapshots import Listing, PrunePlan, PruneResult
+    from backupplan.snapshots.versions import Version, VersionsPrune, VersionsPruned
 
 SNAPSHOTS_FORMAT = 1
 
@@ -179,8 +180,6 @@ def remote_listing_lines(loaded: LoadedPlan, job_id: str, listing: Listing, *, a
 
 
 def _prune(loaded: LoadedPlan, job_id: str, spec: TransferSpec, listing: Listing, *, dry_run: bool) -> int:
-    from backupplan.commands.run import open_journal
-    from backupplan.journal import JobLock
     from backupplan.snapshots import plan_prune
     from backupplan.snapshots.place import read_snapshots, retain
     from backupplan.snapshots.server import remote_of
@@ -191,8 +190,32 @@ def _prune(loaded: LoadedPlan, job_id: str, spec: TransferSpec, listing: Listing
     if keep is None:
         click.echo(f"{job_id} has no `keep:` policy: every snapshot is kept.")
         return 0
+
+    def remove(journaled: Callable[[PrunePlan], object]) -> PruneResult:
+        fresh = read_snapshots(spec)  # under the job's lock: a run may have ended meanwhile
+        return asyncio.run(retain(fresh, keep, loaded.timezone, remote_of(spec), on_moved=journaled))
+
     plan = plan_prune(listing, keep, loaded.timezone)
-    for line in prune_lines(plan, keep.model_dump()):
+    return _prune_now(loaded, job_id, plan, keep, "snapshot", "snapshot.pruned", remove, dry_run=dry_run)
+
+
+def _prune_now(
+    loaded: LoadedPlan,
+    job_id: str,
+    plan: PrunePlan | VersionsPrune,
+    keep: Keep,
+    noun: str,
+    event: str,
+    remove: Callable[[Callable[[Any], object]], PruneResult | VersionsPruned],
+    *,
+    dry_run: bool,
+) -> int:
+    """Print what `plan` removes and why the rest stays; unless `dry_run`, call `remove` under the
+    job's lock with a callback that journals each step as `event`, and say what went."""
+    from backupplan.commands.run import open_journal
+    from backupplan.journal import JobLock
+
+    for line in prune_lines(plan, keep.model_dump(), noun):
         click.echo(line)
     if dry_run:
         click.echo("Dry run: nothing was removed.")
@@ -200,15 +223,10 @@ def _prune(loaded: LoadedPlan, job_id: str, spec: TransferSpec, listing: Listing
     with JobLock(loaded.state_dir, job_id):
         journal = open_journal(loaded)
         try:
-            fresh = read_snapshots(spec)  # under the job's lock: a run may have ended meanwhile
-
-            def moved(done: PrunePlan) -> None:
-                journal.append("snapshot.pruned", job=job_id, data=done.record())
-
-            result = asyncio.run(retain(fresh, keep, loaded.timezone, remote_of(spec), on_moved=moved))
+            result = remove(lambda done: journal.append(event, job=job_id, data=done.record()))
         finally:
             journal.close()
-    click.echo(f"Removed {len(result.removed)} snapshot{'s' if len(result.removed) != 1 else ''}.")
+    click.echo(f"Removed {len(result.removed)} {noun}{'s' if len(result.removed) != 1 else ''}.")
     if result.error:
         raise BackupplanError(result.error)
     return 0
@@ -310,33 +328,20 @@ def versions_lines(
 def _prune_versions(
     loaded: LoadedPlan, job_id: str, root: str, versions: list[Version], keep: Keep | None, *, dry_run: bool
 ) -> int:
-    from backupplan.commands.run import open_journal
-    from backupplan.journal import JobLock
     from backupplan.snapshots.versions import list_versions, plan_versions_prune, prune_versions
 
     job = loaded.jobs[job_id]
     if keep is None:
         click.echo(f"{job_id} has no `keep:` policy for its versions: every version folder is kept.")
         return 0
+    kept = keep  # not None (a closure does not keep the narrowing)
+
+    def remove(journaled: Callable[[VersionsPrune], object]) -> VersionsPruned:
+        fresh = asyncio.run(list_versions(root, job.env))  # a run may have ended meanwhile
+        again = plan_versions_prune(root, fresh, kept, loaded.timezone)
+        return asyncio.run(prune_versions(again, job.env, on_removed=journaled))
+
     plan = plan_versions_prune(root, versions, keep, loaded.timezone)
-    for line in prune_lines(plan, keep.model_dump(), "version folder"):
-        click.echo(line)
-    if dry_run:
-        click.echo("Dry run: nothing was removed.")
-        return 0
-    with JobLock(loaded.state_dir, job_id):
-        journal = open_journal(loaded)
-        try:
-            fresh = asyncio.run(list_versions(root, job.env))  # a run may have ended meanwhile
-            again = plan_versions_prune(root, fresh, keep, loaded.timezone)
-
-            def removed(done: VersionsPrune) -> None:
-                journal.append("versions.pruned", job=job_id, data=done.record())
-
-            result = asyncio.run(prune_versions(again, job.env, on_removed=removed))
-        finally:
-            journal.close()
-    click.echo(f"Removed {len(result.removed)} version folder{'s' if len(result.removed) != 1 else ''}.")
-    if result.error:
-        raise BackupplanError(result.error)
-    return 0
+    return _prune_now(
+        loaded, job_id, plan, keep, "version folder", "versions.pruned", remove, dry_run=dry_run
+    )
