@@ -155,12 +155,7 @@ async def _prune(care: Aftercare, staging: Staging, outcome: Outcome) -> Outcome
         result = PruneResult((), 0, str(error))
     if keep is None:
         return with_warning(outcome, result.error) if result.error else outcome
-    if result.removed:
-        care.note(f"pruned {len(result.removed)} old snapshot(s)")
-    if result.error:
-        care.say(f"warning: pruning: {result.error}")
-        return with_warning(outcome, f"pruning: {mask(result.error)}")
-    return outcome
+    return _pruned(care, outcome, "pruning", len(result.removed), "snapshot", result.error)
 
 
 async def _prune_versions(care: Aftercare, keep: Keep, backup_dir: str, outcome: Outcome) -> Outcome:
@@ -176,13 +171,19 @@ async def _prune_versions(care: Aftercare, keep: Keep, backup_dir: str, outcome:
     try:
         versions = await list_versions(root, env, timeout=timeout, cancel=care.cancel)
     except BackupplanError as error:
-        care.say(f"warning: pruning versions: {error}")
-        return with_warning(outcome, f"pruning versions: {mask(str(error))}")
+        return _pruned(care, outcome, "pruning versions", 0, "version folder", str(error))
     plan = plan_versions_prune(root, versions, keep, care.timezone)
     result = await prune_versions(plan, env, on_removed=removed, timeout=timeout, cancel=care.cancel)
-    if result.removed:
-        care.note(f"pruned {len(result.removed)} old version folder(s)")
-    if result.error:
-        care.say(f"warning: pruning versions: {result.error}")
-        return with_warning(outcome, f"pruning versions: {mask(result.error)}")
+    return _pruned(care, outcome, "pruning versions", len(result.removed), "version folder", result.error)
+
+
+def _pruned(
+    care: Aftercare, outcome: Outcome, doing: str, removed: int, noun: str, error: str | None
+) -> Outcome:
+    """After a prune: note what it removed; an error is a warning of the run (the copy is good)."""
+    if removed:
+        care.note(f"pruned {removed} old {noun}(s)")
+    if error:
+        care.say(f"warning: {doing}: {error}")
+        return with_warning(outcome, f"{doing}: {mask(error)}")
     return outcome
