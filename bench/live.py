@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import heartbeat  # noqa: E402  (bench/heartbeat.py: the same plans and history)
 import orjson  # noqa: E402
+from runner import installed  # noqa: E402  (bench/runner.py)
 
 from backupplan.journal import JobLock, Journal  # noqa: E402
 from backupplan.plan.load import LoadedPlan, load_plan  # noqa: E402
@@ -102,18 +103,6 @@ def get(
     return int(head[0].split()[1]), len(answer), found
 
 
-def ensure_nginx() -> str:
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-    if nginx is None:
-        sudo = [] if os.geteuid() == 0 else ["sudo"]
-        print("installing nginx-light (apt-get) ...", flush=True)
-        command = [*sudo, "apt-get", "install", "-y", "-qq", "--no-install-recommends", "nginx-light"]
-        quiet = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=quiet)
-        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    return nginx
-
-
 def serve(nginx: str, roots: dict[str, Path]) -> tuple[subprocess.Popen[bytes], dict[str, int]]:
     """nginx serving each folder of `roots` on a port of its own."""
     ports = {name: free_port() for name in roots}
@@ -158,7 +147,7 @@ def main() -> None:
     options = parser.parse_args()
     shutil.rmtree(DATA, ignore_errors=True)
     DATA.mkdir(parents=True)
-    nginx = ensure_nginx()
+    nginx = installed("nginx", "nginx-light")
     plans = {
         "big": load_plan(heartbeat.write_plan(DATA / "big", options.jobs, "0 2 * * *")),
         "small": load_plan(heartbeat.write_plan(DATA / "small", 10, "0 2 * * *")),

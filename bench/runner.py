@@ -57,6 +57,19 @@ def prepare_tree(preset: str) -> Path:
     return source
 
 
+def installed(command: str, package: str) -> str:
+    """The path of `command`, installed from the OS package `package` (apt-get) when missing."""
+    found = shutil.which(command) or shutil.which(command, path="/usr/sbin:/sbin")
+    if found is None:
+        sudo = [] if os.geteuid() == 0 else ["sudo"]
+        print(f"installing {package} (apt-get) ...", flush=True)
+        quiet = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        argv = [*sudo, "apt-get", "install", "-y", "-qq", "--no-install-recommends", package]
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, env=quiet)
+        found = shutil.which(command) or shutil.which(command, path="/usr/sbin:/sbin") or command
+    return found
+
+
 def fresh(path: Path, trash: Path = DATA / "trash") -> Path:
     """Move an old copy aside into `trash` (deleted at the end) and return the now free path."""
     if path.exists():

@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
+from runner import installed  # bench/runner.py, beside this script
+
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data" / "startup"
 
@@ -111,13 +113,7 @@ def small_plan(folder: Path, script: str) -> Path:
 
 
 def rsnapshot_config(folder: Path) -> Path:
-    rsnapshot = shutil.which("rsnapshot")
-    if rsnapshot is None:
-        sudo = [] if os.geteuid() == 0 else ["sudo"]
-        print("installing rsnapshot (apt-get) ...", flush=True)
-        quiet = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        command = [*sudo, "apt-get", "install", "-y", "-qq", "--no-install-recommends", "rsnapshot"]
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=quiet)
+    installed("rsnapshot", "rsnapshot")
     config = folder / "rsnapshot.conf"
     fields = [
         ("config_version", "1.2"),
