@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -22,6 +22,7 @@ from backupplan.secrets import mask
 
 if TYPE_CHECKING:
     from backupplan.monitor.thresholds import Thresholds
+    from backupplan.plan.load import LoadedPlan
 
 
 def check_command(
@@ -86,10 +87,15 @@ def _judged(
     else:
         from backupplan.commands.status import locate_state
         from backupplan.monitor.local import local_status
+        from backupplan.status.kept import status_of
 
-        location = locate_state(plan_path, None)
-        assert location.plan is not None
-        document = local_status(location.plan, location.state_dir, keep_runs=location.keep_runs, now=now)
+        def from_plan() -> tuple[dict[str, Any], LoadedPlan]:
+            location = locate_state(plan_path, None)
+            assert location.plan is not None
+            plan, state_dir = location.plan, location.state_dir
+            return local_status(plan, state_dir, keep_runs=location.keep_runs, now=now), plan
+
+        document, _ = status_of(plan_path, now, from_plan)  # kept since the journal last changed
     return judge(document, now, thresholds, jobs)
 
 

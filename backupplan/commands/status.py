@@ -66,27 +66,45 @@ def status_command(
 ) -> int:
     """Print the status table (or the JSON document); return 1 while the state dir cannot be
     written (read-only, full, not ours: the table is still printed), else 0."""
-    from backupplan.status.document import build_status
-    from backupplan.status.facts import machine_facts
+    moment = now or datetime.now(UTC)
+    if state_dir is None:  # the plan's status: the one kept since the journal last changed, if any
+        from backupplan.status.kept import status_of
 
-    location = locate_state(plan_path, state_dir)
-    with location.open_journal() as journal:
-        document = build_status(
-            journal.state,
-            journal.health,
-            plan=location.plan,
-            now=now or datetime.now(UTC),
-            progress_dir=location.state_dir / "progress",
-            **machine_facts(location.plan, location.state_dir),
-        )
+        def from_plan() -> tuple[dict[str, Any], LoadedPlan]:
+            location = locate_state(plan_path, None)
+            assert location.plan is not None
+            return built_status(location, moment), location.plan
+
+        document, facts = status_of(plan_path, moment, from_plan)
+        heading, zone = facts.acting_as, facts.timezone
+    else:  # the journal alone
+        document = built_status(locate_state(plan_path, state_dir), moment)
+        heading, zone = None, UTC
     if as_json:
         click.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())
     else:
-        if location.plan is not None and location.plan.in_fleet:
-            click.echo(location.plan.acting_as())
-        click.echo(render_status(document, location.timezone))
+        if heading:
+            click.echo(heading)
+        click.echo(render_status(document, zone))
     unwritable = any(problem["kind"] == "unwritable" for problem in document["journal"]["problems"])
     return 1 if unwritable or document["state_dir"]["problem"] else 0
+
+
+def built_status(location: StateLocation, now: datetime) -> dict[str, Any]:
+    """The status document built from the journal (read, or opened read-only when it cannot be
+    written) and the plan of `location`, with this machine's facts."""
+    from backupplan.status.document import build_status
+    from backupplan.status.facts import machine_facts
+
+    with location.open_journal() as journal:
+        return build_status(
+            journal.state,
+            journal.health,
+            plan=location.plan,
+            now=now,
+            progress_dir=location.state_dir / "progress",
+            **machine_facts(location.plan, location.state_dir),
+        )
 
 
 def local_time(stamp: str | None, zone: tzinfo) -> str:

@@ -22,12 +22,14 @@ nor validates it again (no ruamel, no validation, no APScheduler import; see doc
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pickle
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from backupplan.plan.loaded import LoadedPlan, PlanFacts
 
@@ -45,7 +47,7 @@ def cacheable(text: str) -> bool:
 def read(absolute: Path, display: str, text: str) -> LoadedPlan | None:
     """The LoadedPlan kept for this plan text, or None (nothing kept, kept for other input, or a
     cache file that cannot be trusted)."""
-    found = _read(absolute, text, whole=True)
+    found = _read(absolute, key(absolute, text), whole=True)
     if found is None:
         return None
     from pydantic.version import VERSION
@@ -60,27 +62,52 @@ def read(absolute: Path, display: str, text: str) -> LoadedPlan | None:
     return loaded.named(display)
 
 
-def read_facts(absolute: Path, text: str) -> PlanFacts | None:
-    """The PlanFacts kept for this plan text, or None; the model is not imported."""
-    facts = _read(absolute, text, whole=False)
+def read_facts(absolute: Path, text: str, *, plan_key: str | None = None) -> PlanFacts | None:
+    """The PlanFacts kept for this plan text (whose `key` may be given), or None; the model is
+    not imported."""
+    facts = _read(absolute, plan_key or key(absolute, text), whole=False)
     return facts if isinstance(facts, PlanFacts) else None
 
 
-def _read(absolute: Path, text: str, *, whole: bool) -> Any:
-    path = _file(absolute)
-    try:
-        with open(path, "rb") as stream:
-            status = os.fstat(stream.fileno())
-            if status.st_uid != os.geteuid() or status.st_mode & 0o077:
-                return None
-            # only a private file of this user, in the user's own cache, is read (see above)
+def _read(absolute: Path, plan_key: str, *, whole: bool) -> Any:
+    with read_private(_file(absolute)) as stream:
+        if stream is None:
+            return None
+        try:
             header = pickle.load(stream)  # noqa: S301
-            if header != (_FORMAT, _key(absolute, text)):
+            if header != (_FORMAT, plan_key):
                 return None
             facts = pickle.load(stream)  # noqa: S301
             return pickle.load(stream) if whole else facts  # noqa: S301
-    except Exception:  # a damaged file or one from other code fails in many ways: never trusted
-        return None
+        except Exception:  # a damaged file or one from other code fails in many ways: never trusted
+            return None
+
+
+@contextlib.contextmanager
+def read_private(path: Path) -> Iterator[BinaryIO | None]:
+    """Open a file of this cache for reading; None when it is missing, or not a private file of
+    this user (only such a file, in the user's own cache, is ever trusted: see above)."""
+    try:
+        stream = open(path, "rb")  # noqa: SIM115 (closed below, also when the caller raises)
+    except OSError:
+        yield None
+        return
+    with stream:
+        status = os.fstat(stream.fileno())
+        yield stream if status.st_uid == os.geteuid() and not status.st_mode & 0o077 else None
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file of this cache (0600, in a 0700 folder); quietly do nothing when it cannot be
+    written: a cache costs nothing but the speed."""
+    from backupplan.errors import StateError
+    from backupplan.fsutil import atomic_write, ensure_private_dir
+
+    try:
+        ensure_private_dir(path.parent)
+        atomic_write(path, data, durable=False)
+    except (OSError, StateError):
+        return
 
 
 def keep(loaded: LoadedPlan, text: str) -> None:
@@ -88,34 +115,32 @@ def keep(loaded: LoadedPlan, text: str) -> None:
     folder cannot be written."""
     from pydantic.version import VERSION
 
-    from backupplan.errors import StateError
-    from backupplan.fsutil import atomic_write, ensure_private_dir
-
     # made now, so that a command reading the copy never builds pydantic's validators or serializers
     loaded.normalized()
     loaded.default_settings()
-    header = pickle.dumps((_FORMAT, _key(loaded.path, text)), pickle.HIGHEST_PROTOCOL)
+    header = pickle.dumps((_FORMAT, key(loaded.path, text)), pickle.HIGHEST_PROTOCOL)
     facts = pickle.dumps(loaded.facts(), pickle.HIGHEST_PROTOCOL)
     body = pickle.dumps((VERSION, loaded), pickle.HIGHEST_PROTOCOL)
-    path = _file(loaded.path)
-    try:
-        ensure_private_dir(path.parent)
-        atomic_write(path, header + facts + body, durable=False)
-    except (OSError, StateError):
-        return
+    write_private(_file(loaded.path), header + facts + body)
 
 
-def folder() -> Path:
-    """The cache folder of this user."""
+def folder(kind: str = "plans") -> Path:
+    """The cache folder of this user for `kind` (`plans`; `status`: status/kept.py)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "backupplan" / "plans"
+    return Path(base) / "backupplan" / kind
+
+
+def file_for(absolute: Path, kind: str, suffix: str) -> Path:
+    """The cache file of `kind` for the plan at `absolute` (one per plan path)."""
+    return folder(kind) / (hashlib.sha256(os.fsencode(absolute)).hexdigest()[:32] + suffix)
 
 
 def _file(absolute: Path) -> Path:
-    return folder() / (hashlib.sha256(os.fsencode(absolute)).hexdigest()[:32] + ".pickle")
+    return file_for(absolute, "plans", ".pickle")
 
 
-def _key(absolute: Path, text: str) -> str:
+def key(absolute: Path, text: str) -> str:
+    """The key of everything a plan loaded from `text` at `absolute` depends on (see above)."""
     digest = hashlib.sha256()
     parts: list[Any] = [
         text,

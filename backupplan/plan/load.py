@@ -22,7 +22,7 @@ from backupplan.plan.parse import read_plan_text
 if TYPE_CHECKING:
     from backupplan.secrets import SecretRegistry
 
-__all__ = ["LoadedPlan", "PlanFacts", "load_facts", "load_plan"]
+__all__ = ["LoadedPlan", "PlanFacts", "kept_facts", "kept_key", "load_facts", "load_plan"]
 
 
 def load_plan(
@@ -82,7 +82,19 @@ def load_facts(path: str | os.PathLike[str]) -> PlanFacts:
 
 def kept_facts(path: str | os.PathLike[str]) -> PlanFacts | None:
     """The facts of the plan at `path` when the cache holds it as it is now, else None."""
+    kept = kept_key(path)
+    return kept[1] if kept is not None else None
+
+
+def kept_key(path: str | os.PathLike[str]) -> tuple[str, PlanFacts] | None:
+    """The cache key of the plan at `path` as it is now (everything a loaded plan depends on) and
+    its facts, when the cache holds it; else None (what is kept for the plan's state, such as the
+    status document of status/kept.py, is kept under that key)."""
     display = os.fspath(path)
     absolute = Path(display).expanduser().absolute()
     text = read_plan_text(absolute, display)
-    return cache.read_facts(absolute, text) if cache.cacheable(text) else None
+    if not cache.cacheable(text):
+        return None
+    plan_key = cache.key(absolute, text)
+    facts = cache.read_facts(absolute, text, plan_key=plan_key)
+    return (plan_key, facts) if facts is not None else None

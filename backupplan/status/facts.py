@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from backupplan.status.document import HEARTBEAT, Keeper
 from backupplan.units import format_size
@@ -23,7 +22,7 @@ FULL_BELOW = 1024 * 1024  # a state dir with less free space than this cannot re
 
 def current_host() -> str:
     """The name this machine reports under: $BACKUPPLAN_HOST, else its hostname."""
-    return os.environ.get("BACKUPPLAN_HOST") or socket.gethostname()
+    return os.environ.get("BACKUPPLAN_HOST") or os.uname().nodename  # socket.gethostname(), unimported
 
 
 def keeper_of(loaded: LoadedPlan | None, state_dir: Path) -> Keeper:
@@ -35,9 +34,15 @@ def keeper_of(loaded: LoadedPlan | None, state_dir: Path) -> Keeper:
     with contextlib.suppress(Exception):  # an unreadable lock says nothing about a daemon
         if lock_holder(state_dir, DAEMON_LOCK) is not None:
             return Keeper("daemon", HEARTBEAT)
+    return Keeper(without_daemon(loaded))
+
+
+def without_daemon(loaded: LoadedPlan | None) -> Literal["timer", "manual"]:
+    """What keeps the plan's status fresh when no daemon runs: OS timers when any enabled job has
+    a schedule, else nothing (`manual`)."""
     if loaded is not None and any(job.enabled and job.schedule for job in loaded.jobs.values()):
-        return Keeper("timer")
-    return Keeper("manual")
+        return "timer"
+    return "manual"
 
 
 @dataclass(frozen=True)
