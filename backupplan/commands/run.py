@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from backupplan.errors import EXIT_INTERRUPTED, BackupplanError
-from backupplan.plan.messages import suggest
 
 if TYPE_CHECKING:
     from backupplan.journal import Journal
@@ -22,6 +21,8 @@ def check_job_ids(loaded: LoadedPlan, job_ids: Sequence[str]) -> None:
     """Raise BackupplanError naming an unknown job (with "did you mean")."""
     for job_id in job_ids:
         if job_id not in loaded.jobs:
+            from backupplan.plan.messages import suggest  # difflib, for a mistyped name only
+
             hint = suggest(job_id, loaded.jobs, label="jobs in the plan")
             raise BackupplanError(f"no job {job_id!r} in {loaded.display_path} ({hint})")
 

@@ -12,6 +12,9 @@
    success and replaced or deleted something: the version folders the policy does not keep are
    purged, then `versions.pruned` is journaled. A failure there is a warning on the run, never a
    failed backup.
+
+Each step imports what it uses (snapshots, runner.verify, snapshots.versions) when it runs: a
+plain mirror that verifies nothing loads none of them.
 """
 
 from __future__ import annotations
@@ -21,25 +24,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backupplan.engines import Outcome, TransferSpec, TransferStats
-from backupplan.engines.base import VerifyMode
 from backupplan.errors import BackupplanError
-from backupplan.plan.model import Job, Keep
-from backupplan.runner.logfile import RunLog
-from backupplan.runner.verify import VerifyReport, verify_copy
 from backupplan.secrets import mask
-from backupplan.snapshots import Created, SnapshotError, Staging
-from backupplan.snapshots.place import complete, tidy
-from backupplan.snapshots.prune import PruneResult
-from backupplan.snapshots.versions import (
-    VersionsPrune,
-    list_versions,
-    plan_versions_prune,
-    prune_versions,
-    root_of,
-)
+
+if TYPE_CHECKING:
+    from backupplan.engines.base import VerifyMode
+    from backupplan.plan.model import Job, Keep
+    from backupplan.runner.logfile import RunLog
+    from backupplan.runner.verify import VerifyReport
+    from backupplan.snapshots import Created, Staging
+    from backupplan.snapshots.versions import VersionsPrune
 
 
 @dataclass
@@ -85,6 +82,9 @@ async def after_transfer(care: Aftercare, outcome: Outcome, stats: TransferStats
     created = None
     target = care.spec
     if care.staging is not None:
+        from backupplan.snapshots import SnapshotError
+        from backupplan.snapshots.place import complete
+
         try:
             created = await complete(care.staging, stats, timeout=care.remaining(), cancel=care.cancel)
         except SnapshotError as error:
@@ -117,6 +117,8 @@ async def after_transfer(care: Aftercare, outcome: Outcome, stats: TransferStats
 
 
 async def _verify(care: Aftercare, target: TransferSpec) -> VerifyReport:
+    from backupplan.runner.verify import verify_copy
+
     mode: VerifyMode = "checksum" if care.job.verify == "checksum" else "quick"
     care.say(f"verifying ({mode}) {target.destination} against {target.source}")
     report = await verify_copy(
@@ -141,6 +143,10 @@ async def _verify(care: Aftercare, target: TransferSpec) -> VerifyReport:
 async def _prune(care: Aftercare, staging: Staging, outcome: Outcome) -> Outcome:
     """Apply the job's `keep:` to its snapshots (locally or on the server); without one, empty the
     trash. A failure is a warning: the new snapshot is good."""
+    from backupplan.snapshots import SnapshotError
+    from backupplan.snapshots.place import tidy
+    from backupplan.snapshots.prune import PruneResult
+
     assert care.job.snapshots is not None
     keep = care.job.snapshots.keep
 
@@ -160,6 +166,8 @@ async def _prune(care: Aftercare, staging: Staging, outcome: Outcome) -> Outcome
 
 async def _prune_versions(care: Aftercare, keep: Keep, backup_dir: str, outcome: Outcome) -> Outcome:
     """List the version folders beside an rclone copy and purge those `keep` does not retain."""
+    from backupplan.snapshots.versions import list_versions, plan_versions_prune, prune_versions, root_of
+
     root = root_of(backup_dir)
     timeout = max(0.1, care.deadline - time.monotonic())
     env = care.job.env

@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from backupplan.dumps import Dumped, discounted, take_dumps
 from backupplan.engines import Outcome, TransferSpec, TransferStats
 from backupplan.engines.changes import Changes
 from backupplan.errors import BackupplanError
@@ -47,9 +46,9 @@ from backupplan.runner.transfer import (
     transfer_spec,
     wait_to_retry,
 )
-from backupplan.snapshots.versions import folder_of as versions_folder
 
 if TYPE_CHECKING:
+    from backupplan.dumps import Dumped
     from backupplan.plan.model import Job
     from backupplan.runner.session import Running, Session
     from backupplan.snapshots import Staging
@@ -118,7 +117,11 @@ class JobRun:
         self.changes = Changes(sink=self.changelist.add)
         self.started = time.monotonic()
         self.started_at = datetime.now(UTC)
-        folder = versions_folder(run_id) if job.versions is not None else None  # --backup-dir's
+        folder = None
+        if job.versions is not None:  # --backup-dir's
+            from backupplan.snapshots.versions import folder_of
+
+            folder = folder_of(run_id)
         self.spec = spec = transfer_spec(job, session.loaded.base_dir, versions_folder=folder)
         self.deadline = self.started + (job.timeout or session.loaded.plan.settings.timeout)
         session.journal.append("run.started", job=job_id, run=run_id, data={
@@ -181,12 +184,16 @@ class JobRun:
         if refusal is not None:
             self.log.line("backupplan", refusal)
             return Outcome("fatal", refusal)
-        self.dumped = await take_dumps(
-            self.job, self.spec.source, self.session.loaded.base_dir, log=self.log, deadline=self.deadline,
-            cancel=self.running.cancel, stop_grace=self.session.loaded.plan.settings.stop_grace,
-        )  # fmt: skip
-        if self.dumped.failure is not None:
-            return self.dumped.failure
+        if self.job.dumps:
+            from backupplan.dumps import take_dumps
+
+            self.dumped = await take_dumps(
+                self.job, self.spec.source, self.session.loaded.base_dir, log=self.log,
+                deadline=self.deadline, cancel=self.running.cancel,
+                stop_grace=self.session.loaded.plan.settings.stop_grace,
+            )  # fmt: skip
+            if self.dumped.failure is not None:
+                return self.dumped.failure
         if not self._made_a_copy():
             self.unkept = self._what_the_destination_cannot_keep()
         try:
@@ -281,7 +288,7 @@ class JobRun:
             return looked.outcome
         if looked.stats.destination_files is not None:  # counted by the dry run itself (rclone)
             files = looked.stats.destination_files
-        changes = discounted(looked.changes, self.dumped)
+        changes = self._discounted(looked.changes)
         self.held = over_limits(self.job.guard, changes, files) if files else None
         if self.held is None and looked.changes.total:
             self.changelist.reset()  # within the limits: the transfer itemizes the same changes
@@ -292,6 +299,14 @@ class JobRun:
             self.log.line("backupplan", "nothing to change: the copy is up to date")
         return looked.outcome
 
+    def _discounted(self, changes: Changes) -> Changes:
+        """The changes the guard weighs: less the dumps this run rewrote (dumps.discounted)."""
+        if self.dumped is None:  # a job without dumps (the dumps package is not even imported)
+            return changes
+        from backupplan.dumps import discounted
+
+        return discounted(changes, self.dumped)
+
     async def _count_snapshot(self, files: int) -> None:
         """After a snapshot's transfer: deletions linked with --link-dest are not itemized (the new
         folder started empty), so they are counted from the totals; then the guard's limits."""
@@ -301,7 +316,7 @@ class JobRun:
             self.changes.deleted = max(0, files - (total - self.changes.added))
         if self.job.guard is None or self.accept_changes or not files:
             return
-        self.held = over_limits(self.job.guard, discounted(self.changes, self.dumped), files)
+        self.held = over_limits(self.job.guard, self._discounted(self.changes), files)
         if self.held is not None:
             from backupplan.snapshots.place import drop
 
