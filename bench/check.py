@@ -99,6 +99,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
+    from runner import compile_package  # bench/runner.py, beside this script
+
+    compile_package()  # the bytecode written first, as installing does (bench/runner.py)
     script = str(Path(sys.executable).parent / "backupplan")
     plans = {jobs: prepare(jobs) for jobs in (10, 1000)}
     published = DATA / "status-1000.json"

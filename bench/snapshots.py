@@ -243,6 +243,9 @@ def main() -> int:
     parser.add_argument("--prune-rounds", type=int, default=5)
     parser.add_argument("--data", type=Path, default=HERE / "data" / "snapshots")
     options = parser.parse_args()
+    from runner import compile_package  # bench/runner.py, beside this script
+
+    compile_package()  # the bytecode written first, as installing does (bench/runner.py)
     options.data.mkdir(parents=True, exist_ok=True)
     version = subprocess.run(["rsnapshot", "version"], capture_output=True, text=True, check=False).stdout
     print(f"{version.strip()}; {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}")
