@@ -248,6 +248,12 @@ class Journal(JournalWriter):
             return self._fd is not None
         return (status.st_dev, status.st_ino) != self._identity or status.st_size != self._offset
 
+    def describes(self, status: os.stat_result) -> bool:
+        """True when a `stat` of the journal file shows what the state was folded from: the same
+        file, read to its end (nothing appended since by another process)."""
+        with self._mutex:
+            return (status.st_dev, status.st_ino) == self._identity and status.st_size == self._offset
+
     def refresh(self) -> list[Record]:
         """Read and fold what other processes appended since the last look; return those records."""
         with self._mutex:

@@ -33,7 +33,7 @@ from typing import Any, BinaryIO
 
 from backupplan.plan.loaded import LoadedPlan, PlanFacts
 
-_FORMAT = 4
+_FORMAT = 5
 _CODE = Path(__file__).resolve().parent  # backupplan/plan
 _FOUNDATIONS = ("errors.py", "secrets.py", "units.py")
 
@@ -44,10 +44,10 @@ def cacheable(text: str) -> bool:
     return "${" not in text and switch not in ("off", "0", "no")
 
 
-def read(absolute: Path, display: str, text: str) -> LoadedPlan | None:
-    """The LoadedPlan kept for this plan text, or None (nothing kept, kept for other input, or a
-    cache file that cannot be trusted)."""
-    found = _read(absolute, key(absolute, text), whole=True)
+def read(absolute: Path, display: str, text: str, *, plan_key: str | None = None) -> LoadedPlan | None:
+    """The LoadedPlan kept for this plan text (whose `key` may be given), or None (nothing kept,
+    kept for other input, or a cache file that cannot be trusted)."""
+    found = _read(absolute, plan_key or key(absolute, text), whole=True)
     if found is None:
         return None
     from pydantic.version import VERSION
@@ -111,14 +111,14 @@ def write_private(path: Path, data: bytes) -> None:
 
 
 def keep(loaded: LoadedPlan, text: str) -> None:
-    """Keep `loaded` for the next command on the same plan text; quietly do nothing when the cache
-    folder cannot be written."""
+    """Keep `loaded` (its `key` set) for the next command on the same plan text; quietly do nothing
+    when the cache folder cannot be written."""
     from pydantic.version import VERSION
 
     # made now, so that a command reading the copy never builds pydantic's validators or serializers
     loaded.normalized()
     loaded.default_settings()
-    header = pickle.dumps((_FORMAT, key(loaded.path, text)), pickle.HIGHEST_PROTOCOL)
+    header = pickle.dumps((_FORMAT, loaded.key or key(loaded.path, text)), pickle.HIGHEST_PROTOCOL)
     facts = pickle.dumps(loaded.facts(), pickle.HIGHEST_PROTOCOL)
     body = pickle.dumps((VERSION, loaded), pickle.HIGHEST_PROTOCOL)
     write_private(_file(loaded.path), header + facts + body)

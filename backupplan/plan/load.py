@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,8 +52,9 @@ def load_plan(
     absolute = Path(display).expanduser().absolute()
     text = read_plan_text(absolute, display)
     kept = environ is None and secrets is None and not without_env and host is None and cache.cacheable(text)
+    plan_key = cache.key(absolute, text) if kept else ""
     if kept:
-        found = cache.read(absolute, display, text)
+        found = cache.read(absolute, display, text, plan_key=plan_key)
         if found is not None and not (found.warnings and locate_warnings):
             return found
     from backupplan.plan.build import build_plan
@@ -69,6 +71,7 @@ def load_plan(
         locate_warnings=locate_warnings,
     )
     if kept:
+        loaded = replace(loaded, key=plan_key)
         cache.keep(loaded, text)
     return loaded
 

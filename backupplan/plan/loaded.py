@@ -46,6 +46,8 @@ class LoadedPlan:
     host: str = ""
     elsewhere: tuple[str, ...] = ()
     machine: str = ""  # this machine's own name (`host`, unless `plan --host` previews another)
+    # The plan cache's key it was loaded under (plan/cache.py); "" when the plan is not kept
+    key: str = ""
 
     @property
     def base_dir(self) -> Path:

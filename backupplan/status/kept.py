@@ -5,8 +5,9 @@ the plan's model again (docs/performance.md).
 - **Where**: in the user's cache beside the kept plan (plan/cache.py), one 0600 file per plan
   path in a 0700 `~/.cache/backupplan/status/`. Only a plan that is kept itself is concerned (no
   `${` in its text, `BACKUPPLAN_PLAN_CACHE` not `off`).
-- **What**: the document as `build_status` made it, kept by the command that built it, and only
-  when it has nothing to report about the machine (a healthy journal without problems, a state
+- **What**: the document as `build_status` made it, kept by the command that built it (`status`,
+  `check`, or a run or the daemon after a journal event: `keep_current`), and only when it has
+  nothing to report about the machine (a healthy journal without problems, a state
   dir with space that can be written).
 - **Its basis**: the kept plan's key (the plan's bytes and everything a loaded plan depends on),
   the identity of the journal and of publish.json (device, inode, size, modification and change
@@ -41,6 +42,7 @@ from backupplan.status.facts import keeper_of, state_space, without_daemon
 from backupplan.status.publish import PUBLISH_STATE
 
 if TYPE_CHECKING:
+    from backupplan.journal import Journal
     from backupplan.plan.loaded import LoadedPlan
 
 _FORMAT = 1
@@ -82,11 +84,32 @@ def basis(plan_path: str) -> Basis | None:
     if kept is None:
         return None
     plan_key, facts = kept
+    stamps = [_stamp(facts.state_dir / name) for name in _STATE_FILES]
+    return _basis(plan_key, facts, Path(plan_path).expanduser().absolute(), stamps)
+
+
+def keep_current(loaded: LoadedPlan, journal: Journal, seq: int, document: dict[str, Any]) -> None:
+    """Keep a document that a run or the daemon built from its open `journal` at `seq`
+    (status/sitefeed.py), so that the `status` after a run need not build it again: only when it
+    is what a new build would show (the journal file holds nothing the document lacks, no run is
+    going, the plan is kept under the key it was loaded with) and the plan does not publish (its
+    uploads rewrite publish.json from another thread at any time)."""
+    if not loaded.key or loaded.plan.settings.publish is not None or journal.state.open_runs():
+        return
+    try:
+        status = os.stat(journal.path)
+    except OSError:
+        return
+    if not journal.describes(status) or journal.state.last_seq != seq:
+        return
+    stamps = [_stamp_of(status), _stamp(loaded.state_dir / PUBLISH_STATE)]
+    keep(_basis(loaded.key, loaded.facts(), loaded.path, stamps), document, without_daemon(loaded))
+
+
+def _basis(plan_key: str, facts: PlanFacts, absolute: Path, stamps: list[str]) -> Basis:
     digest = hashlib.sha256()
-    parts = [str(_FORMAT), plan_key, *(_stamp(facts.state_dir / name) for name in _STATE_FILES), _code()]
-    for part in parts:
+    for part in (str(_FORMAT), plan_key, *stamps, _code()):
         digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
-    absolute = Path(plan_path).expanduser().absolute()
     return Basis(digest.hexdigest(), facts, cache.file_for(absolute, "status", ".json"))
 
 
@@ -131,6 +154,10 @@ def _stamp(path: Path) -> str:
         return "-"
     except OSError as error:
         return f"unreadable {error.errno}"
+    return _stamp_of(status)
+
+
+def _stamp_of(status: os.stat_result) -> str:
     return f"{status.st_dev}:{status.st_ino}:{status.st_size}:{status.st_mtime_ns}:{status.st_ctime_ns}"
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from backupplan.status.kept import keep_current
 from backupplan.status.tools import tool_checks
 
 if TYPE_CHECKING:
@@ -191,6 +192,7 @@ class SiteFeed:
                     tools=self._tool_list(),
                     keeper=self.keeper,
                 )
+                keep_current(self.loaded, self.journal, seq, data.status)  # for the next `status`
             report = self._updater.event(data, changed_jobs=changed_jobs)
             with self._lock:  # what progress ticks and heartbeats bring up to date
                 self._last_beat = (seq, orjson.loads(report.status))
