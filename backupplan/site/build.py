@@ -1,8 +1,7 @@
 """Building the site: gather everything, render, then write only the files whose content changed.
 
-Each file is replaced atomically (temp file, fsync, rename, fsync of the folder), so a reader, or a
-web server, sees a whole old page or a whole new one, never half. A manifest of content hashes
-(`.backupplan-site.json`) lets a build skip unchanged files without reading them back. Builds of
+Each file is replaced atomically (temp file, rename; site.writer), so a reader, or a web server,
+sees a whole old page or a whole new one, never half, and only when its bytes changed. Builds of
 one site are serialised by a lock file, so a daemon and a manual `run` never interleave writes.
 
 `changed_jobs` narrows a build to what a finished run affects: those jobs' pages, badges and logs,
@@ -19,13 +18,13 @@ import json
 import os
 import shutil
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 
 from backupplan.fsutil import atomic_write, remove_stale_temporaries
-from backupplan.site import views
+from backupplan.secrets import mask_url_credentials
+from backupplan.site import reuse, views
 from backupplan.site.changes import (
     SAMPLES,
     SHOWN_PATHS,
@@ -37,48 +36,19 @@ from backupplan.site.changes import (
 )
 from backupplan.site.data import JsonDict, SiteInput
 from backupplan.site.files import ensure_public_dir
-from backupplan.site.history import STRIPS
 from backupplan.site.live import status_files, write_live
-from backupplan.site.logs import PublishReport, log_source, publish_job_logs, read_recent_log_lines
-from backupplan.site.machine import badge_json, metrics_prom
+from backupplan.site.logs import log_source, publish_job_logs
+from backupplan.site.machine import badge_json
 from backupplan.site.masking import SiteMasker, refresh_snapshot
+from backupplan.site.recent import RECENT
 from backupplan.site.render import Renderer, page_count
 from backupplan.site.templating import template_dir
+from backupplan.site.writer import MANIFEST, BuildReport, SiteWriter, sync_filesystem
 
-MANIFEST = ".backupplan-site.json"
+__all__ = ["MANIFEST", "BuildReport", "build_site", "full_build_key", "sync_filesystem", "write_progress"]
+
 LOCK = ".backupplan-site.lock"
 ASSETS = ("site.css", "site.js", "icon.svg")
-ALWAYS_WRITTEN = frozenset({"status.json"})  # progress updates replace it outside the manifest
-
-
-@dataclass
-class BuildReport:
-    """What one build did, by site-relative path."""
-
-    written: list[str] = field(default_factory=list)
-    unchanged: int = 0
-    removed: list[str] = field(default_factory=list)
-    logs: PublishReport = field(default_factory=PublishReport)
-    temporaries_removed: int = 0
-    status: bytes = b""  # status.json as written (masked), for whoever brings it up to date later
-
-
-def sync_filesystem(path: Path) -> None:
-    """Flush the file system holding `path`: the data and renames of every file a build wrote.
-
-    One syncfs(2) per build instead of two fsyncs per file: on the machines measured, fsync costs
-    3-10 ms, so per-file durability made a one-run rebuild of a 1,000-job site take 150 ms of fsync
-    alone. Readers are unaffected either way: each file is still replaced by an atomic rename.
-    """
-    import ctypes
-
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        syncfs = getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
-        if syncfs is None or syncfs(fd) != 0:
-            os.sync()
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -92,60 +62,6 @@ def site_lock(site_dir: Path) -> Iterator[None]:
         os.close(fd)
 
 
-class SiteWriter:
-    """Writes files into the site when their content changed, keeping the manifest up to date."""
-
-    def __init__(self, site_dir: Path, mask: SiteMasker, report: BuildReport) -> None:
-        self.site_dir = site_dir
-        self.mask = mask
-        self.report = report
-        self.manifest: dict[str, list[object]] = {}
-        self.full_key: str | None = None  # what the last full build was made from (see full_build_key)
-        self.dirty = False
-        with contextlib.suppress(OSError, ValueError, AttributeError, TypeError):
-            loaded = json.loads((site_dir / MANIFEST).read_text(encoding="utf-8"))
-            self.manifest = {str(key): list(value) for key, value in loaded.get("files", {}).items()}
-            self.full_key = loaded.get("full") if isinstance(loaded.get("full"), str) else None
-
-    def put(self, relative: str, text: str, *, rendered: bool = False) -> None:
-        """Write `text` (masked, UTF-8) to site/`relative` unless the same bytes are already there;
-        `rendered` pages had each value masked already (see SiteMasker)."""
-        data = self.mask(text, urls=not rendered).encode("utf-8", "backslashreplace")
-        self.put_bytes(relative, data)
-
-    def put_bytes(self, relative: str, data: bytes) -> None:
-        digest = hashlib.blake2b(data, digest_size=16).hexdigest()
-        path = self.site_dir / relative
-        known = self.manifest.get(relative)
-        if relative not in ALWAYS_WRITTEN and known == [digest, len(data)]:
-            with contextlib.suppress(OSError):
-                if path.stat().st_size == len(data):
-                    self.report.unchanged += 1
-                    return
-        ensure_public_dir(path.parent)
-        atomic_write(path, data, mode=0o644, durable=False)  # made durable together by sync()
-        self.manifest[relative] = [digest, len(data)]
-        self.dirty = True
-        self.report.written.append(relative)
-
-    def forget(self, prefix: str) -> None:
-        for key in [key for key in self.manifest if key == prefix or key.startswith(prefix + "/")]:
-            del self.manifest[key]
-            self.dirty = True
-
-    def save(self) -> None:
-        if self.dirty:
-            document = {"format": 1, "files": self.manifest, "full": self.full_key}
-            data = json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
-            atomic_write(self.site_dir / MANIFEST, data, mode=0o644, durable=False)
-
-    def sync(self) -> None:
-        """Flush everything this build wrote to disk in one go (see `sync_filesystem`)."""
-        logs = self.report.logs
-        if self.report.written or logs.copied or logs.lists_copied or logs.removed or self.report.removed:
-            sync_filesystem(self.site_dir)
-
-
 def build_site(data: SiteInput, site_dir: Path, *, changed_jobs: Iterable[str] | None = None) -> BuildReport:
     """Given the site input, bring `site_dir` up to date and return what was done.
 
@@ -157,7 +73,7 @@ def build_site(data: SiteInput, site_dir: Path, *, changed_jobs: Iterable[str] |
     report = BuildReport()
     with site_lock(site_dir):
         writer = SiteWriter(site_dir, refresh_snapshot(), report)
-        key = full_build_key(data)
+        key = full_build_key(data, writer.mask.secrets)
         # A narrowed build is widened when the last full one was made from other settings, jobs,
         # tools or templates (a plan applied, a job added, backupplan upgraded) or never happened:
         # `apply` from cron must give the settings page, the assets and every job's page too.
@@ -169,8 +85,11 @@ def build_site(data: SiteInput, site_dir: Path, *, changed_jobs: Iterable[str] |
             else [job for job in dict.fromkeys(changed_jobs or []) if job in job_views]
         )
 
-        # Strips drawn by an earlier build may link to logs this one publishes or removes.
-        STRIPS.forget(str(site_dir), None if full else selected)
+        # Strips drawn by an earlier build may link to logs this one publishes or removes; what an
+        # earlier build drew with other secrets was masked with those (site.reuse).
+        fragments = reuse.FRAGMENTS
+        fresh = fragments.secrets_changed(str(site_dir), writer.mask.secrets) or full
+        fragments.forget(str(site_dir), None if fresh else selected)
 
         # Gather: logs first, so that pages link only to logs that are published.
         state_dir = Path(data.paths.state_dir)
@@ -181,7 +100,7 @@ def build_site(data: SiteInput, site_dir: Path, *, changed_jobs: Iterable[str] |
             published[f"logs/{view.name}"] = publish_job_logs(
                 job_id, history, state_dir, site_dir, writer.mask, report.logs
             )
-        lines = read_recent_log_lines(data.logs_dir, data.log_lines, files=_log_files(job_views, state_dir))
+        lines = RECENT.read(data.logs_dir, data.log_lines, _log_files(job_views, state_dir))
         lists = _changes_lists(job_views, set(selected), str(state_dir))
 
         def is_published(relative: str) -> bool:
@@ -228,7 +147,13 @@ def build_site(data: SiteInput, site_dir: Path, *, changed_jobs: Iterable[str] |
             writer.put(relative, text, rendered=True)
         writer.put("logs.html", renderer.logs_page(lines), rendered=True)
         writer.put("feed.xml", renderer.feed(), rendered=True)
-        writer.put("metrics.prom", metrics_prom(data.status, job_views.values()))
+        if writer.mask.hides:
+            writer.put("metrics.prom", renderer.metrics())
+        else:
+            # Without secrets, masking is hiding credentials and tokens in URLs, which never span a
+            # line: each job's samples are masked as they are drawn, and kept masked (1 MB of
+            # metrics for 1,000 jobs costs ~4 ms to search whole).
+            writer.put("metrics.prom", renderer.metrics(mask_url_credentials), rendered=True)
         if full:
             writer.put("settings.html", renderer.settings_page(), rendered=True)
             writer.put("404.html", renderer.not_found(), rendered=True)
@@ -247,11 +172,13 @@ def build_site(data: SiteInput, site_dir: Path, *, changed_jobs: Iterable[str] |
     return report
 
 
-def full_build_key(data: SiteInput) -> str:
+def full_build_key(data: SiteInput, secrets: str = "") -> str:
     """A digest of what only a full build renders: settings, paths, tools, every job's
-    configuration, and the templates and assets of this backupplan."""
+    configuration, the templates and assets of this backupplan, and which secrets every page is
+    masked with (`SiteMasker.secrets`: a `${VAR}` whose value changed is masked anew everywhere)."""
     parts = {
         "templates": _template_digest(),
+        "secrets": secrets,
         "settings": data.settings,
         "defaults": data.default_settings,
         "paths": repr(data.paths),
@@ -261,7 +188,7 @@ def full_build_key(data: SiteInput) -> str:
         "jobs": {job_id: job.config for job_id, job in sorted(data.jobs.items())},
     }
     try:
-        encoded = orjson.dumps(parts, default=repr, option=orjson.OPT_SORT_KEYS)
+        encoded = orjson.dumps(parts, default=repr)  # jobs in id order; each as the plan orders it
     except orjson.JSONEncodeError:  # a lone surrogate in a path or setting: the json module takes it
         encoded = json.dumps(parts, default=repr, sort_keys=True).encode()
     return hashlib.blake2b(encoded, digest_size=16).hexdigest()
@@ -305,13 +232,19 @@ def _changes_lists(
 def _log_files(job_views: dict[str, views.JobView], state_dir: Path) -> dict[str, Iterator[str]]:
     """Each job's log files, newest first, as its history names them (lazily: the merge of recent
     lines reads only the newest one or two of each job)."""
-    files: dict[str, Iterator[str]] = {}
     base = str(state_dir)
-    for job_id, view in job_views.items():
-        if view.input and view.input.history:
-            sources = (log_source(base, run) for run in view.input.history)
-            files[job_id] = (source for source in sources if source is not None)
-    return files
+    return {
+        job_id: _log_sources(base, view.input.history)
+        for job_id, view in job_views.items()
+        if view.input and view.input.history
+    }
+
+
+def _log_sources(state_dir: str, history: list[JsonDict]) -> Iterator[str]:
+    for run in history:
+        source = log_source(state_dir, run)
+        if source is not None:
+            yield source
 
 
 def _remove_extra_job_pages(site_dir: Path, job_count: int, writer: SiteWriter, report: BuildReport) -> None:

@@ -11,7 +11,7 @@ thousand jobs.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -70,49 +70,26 @@ def run_strip(job_id: str, history: Sequence[JsonDict], root: str, href: Callabl
     )
 
 
-class StripCache:
-    """Strips drawn in this process, for its next builds. A build after one run (`changed_jobs`)
-    draws the jobs list again, with every job's strip; all but the changed jobs' are as before, and
-    drawing them again would cost ~0.3 s for 1,000 jobs. A strip is kept under a key made of what
-    would change it: how many runs there are, the newest run's id, status, duration and size, and
-    the oldest run shown. `forget` drops a site's strips (a full build: it may publish logs they
-    link to) or some jobs' (a narrow build publishes theirs)."""
-
-    def __init__(self) -> None:
-        self._strips: dict[tuple[str, str, str], tuple[tuple[object, ...], str]] = {}
-
-    def strip(
-        self, site: str, job_id: str, root: str, history: Sequence[JsonDict], draw: Callable[[], str]
-    ) -> str:
-        """The strip kept for this job, or a new one from `draw()` when what it shows changed."""
-        newest = history[0] if history else {}
-        oldest = history[min(len(history), STRIP_RUNS) - 1] if history else {}
-        key = (
-            len(history),
-            newest.get("run"),
-            newest.get("status"),
-            newest.get("duration"),
-            newest.get("bytes"),
-            oldest.get("run"),
-        )
-        slot = (site, job_id, root)
-        kept = self._strips.get(slot)
-        if kept is not None and kept[0] == key:
-            return kept[1]
-        drawn = draw()
-        self._strips[slot] = (key, drawn)
-        return drawn
-
-    def forget(self, site: str, jobs: Iterable[str] | None = None) -> None:
-        """Drop the strips of `site` (only those of `jobs`, when given)."""
-        wanted = None if jobs is None else set(jobs)
-        for slot in [
-            slot for slot in self._strips if slot[0] == site and (wanted is None or slot[1] in wanted)
-        ]:
-            del self._strips[slot]
-
-
-STRIPS = StripCache()
+def history_key(history: Sequence[JsonDict]) -> tuple[object, ...]:
+    """What a job's strip and its feed entries are kept under between builds (site.reuse): what
+    tells its last STRIP_RUNS runs apart from the ones an earlier build saw. How many runs there
+    are, the newest run's id and what it shows (it may still be running, or just have ended), and
+    the oldest run shown: a run that ended does not change, and runs are only added at the front
+    and dropped at the end, so the runs in between are the same when this is."""
+    newest = history[0] if history else {}
+    oldest = history[min(len(history), STRIP_RUNS) - 1] if history else {}
+    return (
+        len(history),
+        newest.get("run"),
+        newest.get("status"),
+        newest.get("started_at"),
+        newest.get("finished_at"),
+        newest.get("duration"),
+        newest.get("bytes"),
+        newest.get("exit_code"),
+        newest.get("reason"),
+        oldest.get("run"),
+    )
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,8 @@ def log_source(state_dir: str, run: Mapping[str, object]) -> str | None:
     relative = run.get("log")
     if not isinstance(relative, str) or not relative.startswith("logs/") or "\x00" in relative:
         return None
-    if any(part in ("", ".", "..") for part in relative.split("/")):
+    parts = relative.split("/")
+    if "" in parts or "." in parts or ".." in parts:
         return None
     return f"{state_dir}/{relative}"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import orjson
 
@@ -32,10 +32,18 @@ def status_json(status: JsonDict) -> str:
     times faster; what orjson refuses (a lone surrogate, an integer beyond 64 bits) goes through
     the json module, which writes a lone surrogate as its backslash escape (JSON reads that back as
     the same character)."""
+    encoded = status_bytes(status)
+    if encoded is not None:
+        return encoded.decode()
+    return json.dumps(status, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str)
+
+
+def status_bytes(status: JsonDict) -> bytes | None:
+    """status_json's text as UTF-8, when orjson writes it (None otherwise: see status_json)."""
     try:
-        return orjson.dumps(status, default=str).decode()
+        return orjson.dumps(status, default=str)
     except orjson.JSONEncodeError:
-        return json.dumps(status, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str)
+        return None
 
 
 def _label(value: str) -> str:
@@ -83,56 +91,73 @@ METRICS = (
 )
 
 
-def metrics_prom(status: JsonDict, views: Iterable[JobView]) -> str:
-    """Given the status document and the jobs, return metrics.prom in the Prometheus text format."""
+_STATUSES = (
+    "never_run",
+    "running",
+    "paused",
+    "succeeded",
+    "warning",
+    "failed",
+    "held",
+    "interrupted",
+    "disabled",
+)
+
+
+def job_samples(view: JobView) -> tuple[str, ...]:
+    """Given a job, return its samples of each of METRICS, in that order: the lines of one metric
+    joined by newlines, "" when the job has no value for it."""
     samples: dict[str, list[str]] = {name: [] for name, _, _ in METRICS}
 
     def add(name: str, labels: str, value: float | None) -> None:
         if value is not None:
             samples[name].append(f"{name}{{{labels}}} {_format(value)}")
 
-    for view in views:
-        job = f'job="{_label(view.id)}"'
-        state = view.status
-        run = view.last_run or {}
-        add("backupplan_job_last_success_timestamp_seconds", job, _seconds(state.get("last_success")))
-        add("backupplan_job_last_run_timestamp_seconds", job, _seconds(run.get("started_at")))
-        add("backupplan_job_last_run_duration_seconds", job, _number(run.get("duration")))
-        add("backupplan_job_last_run_bytes", job, _number(run.get("bytes")))
-        add("backupplan_job_last_run_exit_code", job, _number(run.get("exit_code")))
-        current = view.primary.key
-        for key in (
-            "never_run",
-            "running",
-            "paused",
-            "succeeded",
-            "warning",
-            "failed",
-            "held",
-            "interrupted",
-            "disabled",
-        ):
-            add("backupplan_job_status", f'{job},status="{key}"', 1.0 if current == key else 0.0)
-        add("backupplan_job_overdue", job, 1.0 if state.get("overdue") is True else 0.0)
-        add("backupplan_job_deadline_timestamp_seconds", job, _seconds(state.get("deadline")))
-        add("backupplan_job_paused", job, 1.0 if state.get("paused") is True else 0.0)
-        add("backupplan_job_running", job, 1.0 if state.get("status") == "running" else 0.0)
-        changes = run.get("changes")
-        if isinstance(changes, dict):
-            for change in ("added", "changed", "deleted"):
-                add(
-                    "backupplan_job_last_run_changes",
-                    f'{job},change="{change}"',
-                    _number(changes.get(change)),
-                )
-        add("backupplan_job_runs_total", job, _number(state.get("runs")))
-        add("backupplan_job_failures_total", job, _number(state.get("failures")))
+    job = f'job="{_label(view.id)}"'
+    state = view.status
+    run = view.last_run or {}
+    add("backupplan_job_last_success_timestamp_seconds", job, _seconds(state.get("last_success")))
+    add("backupplan_job_last_run_timestamp_seconds", job, _seconds(run.get("started_at")))
+    add("backupplan_job_last_run_duration_seconds", job, _number(run.get("duration")))
+    add("backupplan_job_last_run_bytes", job, _number(run.get("bytes")))
+    add("backupplan_job_last_run_exit_code", job, _number(run.get("exit_code")))
+    current = view.primary.key
+    for key in _STATUSES:
+        add("backupplan_job_status", f'{job},status="{key}"', 1.0 if current == key else 0.0)
+    add("backupplan_job_overdue", job, 1.0 if state.get("overdue") is True else 0.0)
+    add("backupplan_job_deadline_timestamp_seconds", job, _seconds(state.get("deadline")))
+    add("backupplan_job_paused", job, 1.0 if state.get("paused") is True else 0.0)
+    add("backupplan_job_running", job, 1.0 if state.get("status") == "running" else 0.0)
+    changes = run.get("changes")
+    if isinstance(changes, dict):
+        for change in ("added", "changed", "deleted"):
+            add("backupplan_job_last_run_changes", f'{job},change="{change}"', _number(changes.get(change)))
+    add("backupplan_job_runs_total", job, _number(state.get("runs")))
+    add("backupplan_job_failures_total", job, _number(state.get("failures")))
+    return tuple("\n".join(samples[name]) for name, _, _ in METRICS)
+
+
+def _same(text: str) -> str:
+    return text
+
+
+def metrics_prom(
+    status: JsonDict,
+    views: Iterable[JobView],
+    samples: Callable[[JobView], tuple[str, ...]] = job_samples,
+    shown: Callable[[str], str] = _same,
+) -> str:
+    """Given the status document and the jobs, return metrics.prom in the Prometheus text format;
+    `samples` gives a job's samples (job_samples, or what it gave before), and the other lines are
+    passed through `shown` (a mask of one line)."""
+    by_job = [samples(view) for view in views]
     lines = []
-    for name, kind, help_text in METRICS:
-        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", *samples[name]]
+    for index, (name, kind, help_text) in enumerate(METRICS):
+        lines += [shown(f"# HELP {name} {help_text}"), shown(f"# TYPE {name} {kind}")]
+        lines += [each_job[index] for each_job in by_job if each_job[index]]
     journal = status.get("journal") or {}
     healthy = 1 if journal.get("healthy", True) is not False else 0
-    lines += [
+    ending = [
         "# HELP backupplan_journal_healthy 0 when the journal is damaged or of a newer format.",
         "# TYPE backupplan_journal_healthy gauge",
         f"backupplan_journal_healthy {healthy}",
@@ -168,7 +193,8 @@ def metrics_prom(status: JsonDict, views: Iterable[JobView]) -> str:
         ),
     ):
         if value is not None:
-            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {_format(value)}"]
+            ending += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {_format(value)}"]
+    lines += [shown(line) for line in ending]
     return "\n".join(lines) + "\n"
 
 

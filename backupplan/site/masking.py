@@ -8,6 +8,7 @@ value would miss it; the masker looks for every such form.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
@@ -29,6 +30,13 @@ class SiteMasker:
                 self._replacement.setdefault(form, shown)
         ordered = sorted(self._replacement, key=len, reverse=True)
         self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+        # Which secrets this masker hides, as a digest: fragments kept between builds (site.reuse)
+        # were masked with the secrets of their build, and are drawn again when these differ.
+        digest = hashlib.blake2b(digest_size=16)
+        for form in sorted(self._replacement):
+            digest.update(f"{len(form)}:{form}={self._replacement[form]}\0".encode("utf-8", "surrogatepass"))
+        self.secrets = digest.hexdigest()
+        self.hides = self._pattern is not None  # False: a rendered page is written as it is
 
     def __call__(self, text: str, *, urls: bool = True) -> str:
         """Given text about to be written, return it with every secret hidden, and URL credentials

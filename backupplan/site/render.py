@@ -4,19 +4,21 @@ templates may call are in `templating`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from markupsafe import Markup
 
-from backupplan.site import changes, history, tables, views
+from backupplan.site import changes, history, reuse, tables, views
 from backupplan.site.changes import ChangedPaths
 from backupplan.site.charts import line_chart, points_from_history
 from backupplan.site.data import JsonDict, SiteInput
 from backupplan.site.logs import LogLine
+from backupplan.site.machine import job_samples, metrics_prom
 from backupplan.site.masking import mask_value as mask
 from backupplan.site.templating import environment, finite_number, shown_value, template_dir
 from backupplan.site.text import (
@@ -30,6 +32,7 @@ from backupplan.site.text import (
     run_name,
 )
 
+Fragment = TypeVar("Fragment")
 PAGE_SIZE = 100
 AT_A_GLANCE = 10  # jobs the dashboard shows with their last runs (the jobs list shows them all)
 
@@ -49,6 +52,24 @@ def jobs_page_path(number: int) -> str:
     return "jobs/index.html" if number == 1 else f"jobs/page-{number}.html"
 
 
+def _island_entry(view: views.JobView) -> JsonDict:
+    """A job's entry in a page's data island (see Renderer._status_data)."""
+    status = view.status
+    state = status.get("status")
+    known = isinstance(state, str) and state in views.STATUS_LABELS  # needs no masking
+    entry: JsonDict = {"id": display(mask(view.id)), "status": state if known else shown_value(state, 40)}
+    deadline = rfc3339(status.get("deadline"))
+    if deadline is not None:
+        entry["deadline"] = deadline
+    if status.get("overdue") is True:
+        entry["overdue"] = True
+    if status.get("enabled") is False:
+        entry["enabled"] = False
+    if status.get("paused") is True:
+        entry["paused"] = True
+    return entry
+
+
 class Renderer:
     """Renders every page of one build from one SiteInput and the job views gathered from it."""
 
@@ -64,7 +85,7 @@ class Renderer:
     ) -> None:
         """`log_href` and `changes_href` give a run's published log and changes list (None when
         not published); `lists` the changes lists read for jobs (changes.read_changed_paths);
-        `site` the folder built (whose strips history.STRIPS keeps)."""
+        `site` the folder built (whose fragments reuse.FRAGMENTS keeps)."""
         self.site = site or data.paths.site_dir
         self.data = data
         self.views = job_views
@@ -93,6 +114,8 @@ class Renderer:
             },
         }
         self._rewritten_at_any_run = self._page_expected_by(job_views.values())
+        self._view_keys: dict[str, bytes | None] | None = None
+        self._history_keys: dict[str, tuple[object, ...]] | None = None
 
     def _render(
         self, template: str, root: str, page: str, status_data: JsonDict | None = None, **context: Any
@@ -129,36 +152,48 @@ class Renderer:
         status.json and on `file://`, where there is no poll (docs/site.md). Fields of
         docs/status-json.md, masked like every value shown; a job's fields at their default are
         left out."""
-        entries = []
-        for view in jobs:
-            status = view.status
-            state = status.get("status")
-            known = isinstance(state, str) and state in views.STATUS_LABELS  # needs no masking
-            entry: JsonDict = {
-                "id": display(mask(view.id)),
-                "status": state if known else shown_value(state, 40),
-            }
-            deadline = rfc3339(status.get("deadline"))
-            if deadline is not None:
-                entry["deadline"] = deadline
-            if status.get("overdue") is True:
-                entry["overdue"] = True
-            if status.get("enabled") is False:
-                entry["enabled"] = False
-            if status.get("paused") is True:
-                entry["paused"] = True
-            entries.append(entry)
+        entries = [self._island_entry(view) for view in jobs]
         return {**self._about, "page_expected_by": page_expected_by, "jobs": entries}
+
+    def _island_entry(self, view: views.JobView) -> JsonDict:
+        return self.kept(view, "island", self.view_key(view), lambda: _island_entry(view))
+
+    def view_key(self, view: views.JobView) -> bytes | None:
+        """The job's reuse.view_key (made for every job at once, the first time one is asked for)."""
+        if self._view_keys is None:
+            self._view_keys = {job_id: reuse.view_key(each) for job_id, each in self.views.items()}
+        return self._view_keys[view.id] if view.id in self._view_keys else reuse.view_key(view)
+
+    def history_key(self, view: views.JobView) -> tuple[object, ...]:
+        """The job's history.history_key (made for every job at once, as view_key)."""
+        if self._history_keys is None:
+            self._history_keys = {
+                job_id: history.history_key(each.input.history if each.input else [])
+                for job_id, each in self.views.items()
+            }
+        if view.id in self._history_keys:
+            return self._history_keys[view.id]
+        return history.history_key(view.input.history if view.input else [])
+
+    def kept(
+        self, view: views.JobView, kind: str, key: Hashable | None, draw: Callable[[], Fragment]
+    ) -> Fragment:
+        """The job's fragment of `kind` kept from an earlier build for `key`, else drawn now."""
+        return reuse.FRAGMENTS.get(self.site, view.id, kind, key, draw)
+
+    @functools.cached_property
+    def ordered(self) -> list[views.JobView]:
+        """The jobs, most recently active first (the jobs list's order)."""
+        return views.sorted_for_list(self.views.values())
 
     def strip(self, view: views.JobView, root: str) -> str:
         """A job's last runs as marks, each linking to its run's log, else to the job's page (kept
-        from an earlier build of this process while the job's runs are the same: history.STRIPS)."""
+        from an earlier build of this process while the job's runs are the same)."""
         runs = view.input.history if view.input else []
-        return history.STRIPS.strip(
-            self.site,
-            view.id,
-            root,
-            runs,
+        return self.kept(
+            view,
+            f"strip {root}",
+            self.history_key(view),
             lambda: history.run_strip(view.id, runs, root, lambda run: self.log_href(run) or view.href),
         )
 
@@ -171,7 +206,7 @@ class Renderer:
         every = list(self.views.values())
         overdue = [view for view in every if view.status.get("overdue") is True]
         held = self._held(every)
-        glance = views.at_a_glance(every, AT_A_GLANCE)
+        glance = views.at_a_glance(self.ordered, AT_A_GLANCE)
         plan = status.get("plan") or {}
         journal = status.get("journal") or {}
         return self._render(
@@ -207,25 +242,36 @@ class Renderer:
             ),
         )
 
-    def jobs_pages(self) -> dict[str, str]:
+    def jobs_pages(self) -> dict[str, reuse.Assembled]:
         """Every page of the jobs list, by site-relative path."""
-        ordered = views.sorted_for_list(self.views.values())
+        ordered = self.ordered
         pages = page_count(len(ordered))
         rendered = {}
         for number in range(1, pages + 1):
             shown = ordered[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
-            rendered[jobs_page_path(number)] = self._render(
+            text = self._render(
                 "jobs.html",
                 "../",
                 "jobs",
                 status_data=self._status_data(shown, page_expected_by=self._rewritten_at_any_run),
-                rows=tables.job_rows(shown, "../", lambda view: self.strip(view, "../")),
+                rows=reuse.ROWS,
                 total=len(ordered),
                 pages=pages,
                 page_number=number,
                 page_href=jobs_page_path,
             )
+            rendered[jobs_page_path(number)] = reuse.Assembled(text, [self._job_row(view) for view in shown])
         return rendered
+
+    def _job_row(self, view: views.JobView) -> reuse.Row:
+        """A job's row of the jobs list, with its strip (both depend on its status and its runs)."""
+        key = self.view_key(view)
+        return self.kept(
+            view,
+            "row",
+            None if key is None else (key, self.history_key(view)),
+            lambda: reuse.Row.of(tables.job_row(view, "../", self.strip(view, "../"))),
+        )
 
     def _changes_section(self, view: views.JobView, runs: list[JsonDict]) -> JsonDict | None:
         """What the job page shows of its last counted run's changes (None: no run counted)."""
@@ -287,6 +333,7 @@ class Renderer:
             "logs",
             status_data=self._status_data((), page_expected_by=self._rewritten_at_any_run),
             lines=lines,
+            log_rows=Markup("\n".join(reuse.FRAGMENTS.each(self.site, "log line", lines, tables.log_row))),  # noqa: S704 - escaped
             log_jobs=sorted({line.job for line in lines}),
         )
 
@@ -308,8 +355,33 @@ class Renderer:
     def not_found(self) -> str:
         return self._render("404.html", "", "")
 
+    def metrics(self, line_mask: Callable[[str], str] | None = None) -> str:
+        """metrics.prom, each job's samples kept between builds while its status is the same; with
+        `line_mask`, every line masked with it (each job's as its samples are drawn)."""
+        if line_mask is None:
+            return metrics_prom(
+                self.data.status,
+                self.views.values(),
+                lambda view: self.kept(view, "metrics", self.view_key(view), lambda: job_samples(view)),
+            )
+        masked = line_mask
+        return metrics_prom(
+            self.data.status,
+            self.views.values(),
+            lambda view: self.kept(
+                view,
+                "metrics masked",
+                self.view_key(view),
+                lambda: tuple(masked(lines) for lines in job_samples(view)),
+            ),
+            masked,
+        )
+
     def feed(self) -> str:
-        entries = views.feed_entries(self.views.values())
+        entries = views.feed_entries(
+            self.views.values(),
+            lambda view: self.kept(view, "feed", self.history_key(view), lambda: views.job_feed(view)),
+        )
         site_url = self.data.settings.get("site_url")
         base = site_url if isinstance(site_url, str) and site_url.startswith(("https://", "http://")) else ""
         if base and not base.endswith("/"):

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 
 from markupsafe import Markup, escape
 
+from backupplan.logs.view import LogLine
 from backupplan.site.data import JsonDict
 from backupplan.site.masking import mask_value as mask
 from backupplan.site.text import (
@@ -159,25 +160,32 @@ def history_rows(
     return Markup("\n".join(rows))  # noqa: S704 - every value went through cell() or a number formatter
 
 
-def job_rows(jobs: Iterable[JobView], root: str, strip: Callable[[JobView], str]) -> Markup:
-    """The rows of the jobs list; `strip` draws a job's last runs (history.run_strip)."""
-    rows = []
-    for job in jobs:
-        status = job.status
-        description = status.get("description")
-        about = f'<br><span class="muted">{cell(description)}</span>' if description else ""
-        schedule = status.get("schedule")
-        when = f"<code>{cell(schedule)}</code>" if schedule else '<span class="muted">manual</span>'
-        last = job.last_run
-        last_cell = (
-            f"{time_cell(last.get('started_at'))} {badge_html(last.get('status'))}"
-            if last
-            else '<span class="muted">never</span>'
-        )
-        rows.append(
-            f'<tr data-job="{cell(job.id)}"><td>{job_link(job.id, root)}{about}</td>'
-            f"<td>{badges_html(job.badges, job.id)}</td><td>{when}</td>"
-            f"<td>{time_cell(status.get('next_run'))}</td><td>{last_cell}</td>"
-            f"<td>{changes_cell(last or {})}</td><td>{strip(job)}</td></tr>"
-        )
-    return Markup("\n".join(rows))  # noqa: S704 - every value went through cell()
+def job_row(job: JobView, root: str, strip: str) -> str:
+    """A job's row of the jobs list, with `strip`, its last runs (history.run_strip), drawn already."""
+    status = job.status
+    description = status.get("description")
+    about = f'<br><span class="muted">{cell(description)}</span>' if description else ""
+    schedule = status.get("schedule")
+    when = f"<code>{cell(schedule)}</code>" if schedule else '<span class="muted">manual</span>'
+    last = job.last_run
+    last_cell = (
+        f"{time_cell(last.get('started_at'))} {badge_html(last.get('status'))}"
+        if last
+        else '<span class="muted">never</span>'
+    )
+    return (
+        f'<tr data-job="{cell(job.id)}"><td>{job_link(job.id, root)}{about}</td>'
+        f"<td>{badges_html(job.badges, job.id)}</td><td>{when}</td>"
+        f"<td>{time_cell(status.get('next_run'))}</td><td>{last_cell}</td>"
+        f"<td>{changes_cell(last or {})}</td><td>{strip}</td></tr>"
+    )
+
+
+def log_row(line: LogLine) -> str:
+    """A line of logs.html: its time, job, tag and text, each marked for the page's search."""
+    return (
+        f'<li data-job="{cell(line.job)}"><time class="hl">{cell(line.time)}</time> '
+        f'<span class="log-job hl">{cell(line.job)}</span> '
+        f'<span class="log-tag hl">[{cell(line.tag)}]</span> '
+        f'<span class="log-text hl">{cell(line.text)}</span></li>'
+    )

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from backupplan.site.data import JobInput, JsonDict
@@ -69,6 +70,10 @@ def changes_path(job_id: str, run_id: str) -> str:
     return f"logs/{job_name(job_id)}/{run_name(run_id)}.changes.txt"
 
 
+_RUN_TIMES = ("finished_at", "started_at")
+_TICKS = ("updated_at",)
+
+
 @dataclass
 class JobView:
     """One job as the list, the dashboard and its own page show it."""
@@ -96,11 +101,19 @@ class JobView:
 
     @property
     def updated(self) -> str:
-        """When something last happened to this job (for "most recently updated first")."""
-        run = self.last_run or {}
-        progress = self.progress or {}
-        candidates = [run.get("finished_at"), run.get("started_at"), progress.get("updated_at")]
-        return max((value for value in candidates if isinstance(value, str)), default="")
+        """When something last happened to this job (for "most recently updated first"): the
+        latest of its last run's end and start and its progress's update ("" when none is known)."""
+        latest = ""
+        for part, fields in (
+            (self.status.get("last_run"), _RUN_TIMES),
+            (self.status.get("progress"), _TICKS),
+        ):
+            if isinstance(part, dict):
+                for name in fields:
+                    value = part.get(name)
+                    if isinstance(value, str) and value > latest:
+                        latest = value
+        return latest
 
 
 def job_badges(status: JsonDict) -> list[Badge]:
@@ -139,10 +152,11 @@ def job_views(statuses: Iterable[JsonDict], inputs: dict[str, JobInput]) -> dict
     views: dict[str, JobView] = {}
     for job_id in sorted(set(by_id) | set(inputs)):
         status = by_id.get(job_id) or _status_from_input(inputs[job_id])
+        name = job_name(job_id)
         views[job_id] = JobView(
             id=job_id,
-            name=job_name(job_id),
-            href=job_href(job_id),
+            name=name,
+            href=f"jobs/{name}/index.html",  # job_href
             status=status,
             input=inputs.get(job_id),
             badges=job_badges(status),
@@ -183,11 +197,18 @@ ATTENTION = {
 }
 
 
-def at_a_glance(views: Iterable[JobView], limit: int) -> list[JobView]:
-    """Given the jobs, return the `limit` the dashboard shows with their last runs: held, failed,
-    interrupted, overdue, warned and running ones first, then the most recently active."""
-    ordered = sorted_for_list(views)
-    ranked = sorted(ordered, key=lambda view: min(ATTENTION.get(item.key, 9) for item in view.badges))
+def _attention(view: JobView) -> int:
+    """How much a job needs a look (ATTENTION; 9: not at all), by the most pressing of its badges."""
+    if len(view.badges) == 1:
+        return ATTENTION.get(view.badges[0].key, 9)
+    return min([ATTENTION.get(item.key, 9) for item in view.badges])
+
+
+def at_a_glance(ordered: Iterable[JobView], limit: int) -> list[JobView]:
+    """Given the jobs in the order of the jobs list (sorted_for_list), return the `limit` the
+    dashboard shows with their last runs: held, failed, interrupted, overdue, warned and running
+    ones first, then the most recently active."""
+    ranked = sorted(ordered, key=_attention)
     return ranked[:limit]
 
 
@@ -254,28 +275,53 @@ class FeedEntry:
     href: str
 
 
-def feed_entries(views: Iterable[JobView], per_job: int = 20, limit: int = 50) -> list[FeedEntry]:
-    """Failures (runs that failed, timed out or were interrupted) and recoveries (the first good run
-    after a bad one) among each job's last `per_job` runs; the newest `limit` overall."""
+FEED_LIMIT = 50
+
+
+def _feed_order(entry: FeedEntry) -> tuple[str, str]:
+    return entry.time, entry.job
+
+
+def job_feed_entries(view: JobView, history: list[JsonDict], limit: int = FEED_LIMIT) -> list[FeedEntry]:
+    """Given a job and its last runs (newest first), return its failures (runs that failed, timed
+    out or were interrupted) and recoveries (the first good run after a bad one), the newest
+    `limit`, newest first."""
     entries: list[FeedEntry] = []
-    for view in views:
-        history = view.input.history[:per_job] if view.input else []
-        if BAD.isdisjoint([run.get("status") for run in history]):
-            continue  # nothing failed: no failure and no recovery to report
-        previous_bad = False
-        for run in reversed(history):
-            status = run.get("status")
-            when = run.get("finished_at") or run.get("started_at")
-            if not isinstance(when, str):
-                continue
-            if status in BAD:
-                entries.append(FeedEntry("failure", view.id, run, when, view.href))
-                previous_bad = True
-            elif status in GOOD:
-                if previous_bad:
-                    entries.append(FeedEntry("recovery", view.id, run, when, view.href))
-                previous_bad = False
-    return heapq.nlargest(limit, entries, key=lambda entry: (entry.time, entry.job))
+    if BAD.isdisjoint([run.get("status") for run in history]):
+        return entries  # nothing failed: no failure and no recovery to report
+    previous_bad = False
+    for run in reversed(history):
+        status = run.get("status")
+        when = run.get("finished_at") or run.get("started_at")
+        if not isinstance(when, str):
+            continue
+        if status in BAD:
+            entries.append(FeedEntry("failure", view.id, run, when, view.href))
+            previous_bad = True
+        elif status in GOOD:
+            if previous_bad:
+                entries.append(FeedEntry("recovery", view.id, run, when, view.href))
+            previous_bad = False
+    return heapq.nlargest(limit, entries, key=_feed_order)
+
+
+FEED_RUNS = 20  # of each job
+
+
+def job_feed(view: JobView) -> list[FeedEntry]:
+    """A job's newest feed entries, from its last FEED_RUNS runs (see job_feed_entries)."""
+    return job_feed_entries(view, view.input.history[:FEED_RUNS] if view.input else [])
+
+
+def feed_entries(
+    views: Iterable[JobView], of_job: Callable[[JobView], list[FeedEntry]] = job_feed, limit: int = FEED_LIMIT
+) -> list[FeedEntry]:
+    """The failures and recoveries among each job's last FEED_RUNS runs, the newest `limit` overall;
+    `of_job` gives a job's newest `limit` (job_feed, or what it gave before)."""
+    each_job = [of_job(view) for view in views]
+    # Each job's are newest first: merging them is sorting all (stably: of one job's entries at the
+    # same time, the earlier run first), without touching more than the first of most.
+    return list(islice(heapq.merge(*(job for job in each_job if job), key=_feed_order, reverse=True), limit))
 
 
 def missed_slots(views: Iterable[JobView], limit: int = 20) -> list[tuple[str, JsonDict]]:

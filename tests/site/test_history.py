@@ -10,7 +10,8 @@ from pathlib import Path
 from site_helpers import parse_references
 
 from backupplan.site import JobInput, SiteInput, build_site
-from backupplan.site.history import STRIP_RUNS, STRIPS, calendar, run_strip
+from backupplan.site.history import STRIP_RUNS, calendar, run_strip
+from backupplan.site.reuse import FRAGMENTS
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -128,11 +129,10 @@ def test_strips_are_kept_between_builds_until_their_runs_change(
 ) -> None:
     site = tmp_path / "site"
     build_site(site_input, site)
-    kept = dict(STRIPS._strips)
-    assert {slot[1] for slot in kept if slot[0] == str(site)} == set(site_input.jobs) | {
-        "music",
-        "old-laptop",
-    }
+    kept = dict(FRAGMENTS._kept)
+    assert {slot[1] for slot in kept if slot[0] == str(site) and slot[2] == "strip ../"} == set(
+        site_input.jobs
+    ) | {"music", "old-laptop"}
     photos = site_input.jobs["photos"]
     newer = dict(photos.history[0], run="20261128T110000Z-a28g", started_at="2026-11-28T11:00:00Z", log=None)
     changed = replace(
@@ -142,4 +142,4 @@ def test_strips_are_kept_between_builds_until_their_runs_change(
     assert (
         'data-run-strip="photos" data-last="2026-11-28T11:00:00Z"' in (site / "jobs/index.html").read_text()
     )
-    assert STRIPS._strips[(str(site), "mail", "../")] is kept[(str(site), "mail", "../")]
+    assert FRAGMENTS._kept[(str(site), "mail", "strip ../")] is kept[(str(site), "mail", "strip ../")]
