@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,6 +30,9 @@ def crash_report_dir() -> Path:
 
 def write_crash_report(error: BaseException) -> Path:
     """Write the traceback (secrets masked) to a private file; return its path."""
+    import tempfile  # here: every command would import it, and only a crash uses it
+    import traceback
+
     from backupplan import __version__
     from backupplan.secrets import mask
 
