@@ -45,9 +45,12 @@ ENVIRONMENT = (
     (
         "XDG_CACHE_HOME",
         "The validated plan is kept in $XDG_CACHE_HOME/backupplan/plans (default ~/.cache) for the next "
-        "command (docs/performance.md).",
+        "command, and the last status document in .../backupplan/status (docs/performance.md).",
     ),
-    ("BACKUPPLAN_PLAN_CACHE", "off: parse and validate the plan every time instead of keeping it."),
+    (
+        "BACKUPPLAN_PLAN_CACHE",
+        "off: parse and validate the plan every time instead of keeping it (and keep no status document).",
+    ),
 )
 
 FILES = (
@@ -60,6 +63,10 @@ FILES = (
     ("SITE_DIR/index.html", "The static status site (settings.site_dir, default site next to the plan)."),
     ("~/.local/state/backupplan/crash/", "Crash reports of internal errors."),
     ("~/.cache/backupplan/plans/", "Validated plans kept between commands; safe to delete at any time."),
+    (
+        "~/.cache/backupplan/status/",
+        "The status document kept since the journal last changed, for status and check; safe to delete.",
+    ),
 )
 
 SEE_ALSO = (("rsync", "1"), ("rclone", "1"), ("crontab", "5"), ("systemd.timer", "5"))
