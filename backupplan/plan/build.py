@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Mapping
 from datetime import tzinfo
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 from backupplan.errors import PlanError, Problem
 from backupplan.plan import checks
 from backupplan.plan.interpolate import InterpolationProblem, interpolate_tree
-from backupplan.plan.loaded import LoadedPlan
+from backupplan.plan.loaded import LoadedPlan, named_host
 from backupplan.plan.locate import Locator, dotted, find_tag
 from backupplan.plan.messages import suggest
 from backupplan.plan.model import Job, Plan, Settings, selects
@@ -233,7 +232,7 @@ def _build(
         return problems
     for job_id, check in checks.check_fleet(jobs, settings):
         warn(("jobs", job_id, *check.path) if job_id else check.path, check.message, check.hint)
-    machine = settings.host or _named_host(environ)
+    machine = settings.host or named_host(environ)
     acting = host or machine
     here = {job_id: job for job_id, job in jobs.items() if selects(job.hosts, acting)}
     plan = Plan(version=1, settings=settings, defaults=dict(defaults), jobs=here)
@@ -294,7 +293,7 @@ def _foreign_jobs(document: Mapping[str, Any], environ: Mapping[str, str], host:
     named = settings.get("host") if isinstance(settings, Mapping) else None
     if host is None and isinstance(named, str) and "${" not in named:
         host = named
-    acting = host or _named_host(environ)
+    acting = host or named_host(environ)
     foreign = set()
     for job_id, job in jobs.items():
         selectors = job.get("hosts") if isinstance(job, Mapping) and "hosts" in job else None
@@ -306,14 +305,3 @@ def _foreign_jobs(document: Mapping[str, Any], environ: Mapping[str, str], host:
         if plain and selectors and not selects(selectors, acting):
             foreign.add(str(job_id))
     return foreign
-
-
-def _named_host(environ: Mapping[str, str]) -> str:
-    """$BACKUPPLAN_HOST (of the plan's environment, else the process's), else the hostname."""
-    return environ.get("BACKUPPLAN_HOST") or os.environ.get("BACKUPPLAN_HOST") or _hostname()
-
-
-def _hostname() -> str:
-    import socket
-
-    return socket.gethostname()

@@ -3,6 +3,8 @@ plan read back from the cache (plan/cache.py) needs only the model classes, not 
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
@@ -12,6 +14,13 @@ from backupplan.errors import Problem
 
 if TYPE_CHECKING:
     from backupplan.plan.model import Job, Plan
+
+
+def named_host(environ: Mapping[str, str] | None = None) -> str:
+    """The name this machine acts under when neither `settings.host` nor `plan --host` names one:
+    $BACKUPPLAN_HOST (of `environ`, else of the process), else its hostname (docs/fleet.md)."""
+    named = environ.get("BACKUPPLAN_HOST") if environ is not None else None
+    return named or os.environ.get("BACKUPPLAN_HOST") or os.uname().nodename  # socket.gethostname()
 
 
 @dataclass(frozen=True)

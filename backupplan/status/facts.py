@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from backupplan.plan.loaded import named_host
 from backupplan.status.document import HEARTBEAT, Keeper
 from backupplan.units import format_size
 
@@ -18,11 +19,6 @@ if TYPE_CHECKING:
     from backupplan.plan.load import LoadedPlan
 
 FULL_BELOW = 1024 * 1024  # a state dir with less free space than this cannot record a run
-
-
-def current_host() -> str:
-    """The name this machine reports under: $BACKUPPLAN_HOST, else its hostname."""
-    return os.environ.get("BACKUPPLAN_HOST") or os.uname().nodename  # socket.gethostname(), unimported
 
 
 def keeper_of(loaded: LoadedPlan | None, state_dir: Path) -> Keeper:
@@ -89,7 +85,7 @@ def machine_facts(loaded: LoadedPlan | None, state_dir: Path, keeper: Keeper | N
     """The keyword arguments of `build_status` that describe this machine (`keeper` when the
     caller knows it, e.g. the daemon itself)."""
     return {
-        "host": loaded.host if loaded is not None and loaded.host else current_host(),
+        "host": loaded.host if loaded is not None and loaded.host else named_host(),
         "keeper": keeper or keeper_of(loaded, state_dir),
         "state_space": state_space(state_dir),
         "publish": publish_facts(loaded),
