@@ -122,7 +122,8 @@ def local_destination(name: str, location: Location, context: Context) -> Check:
 
 def fidelity_check(name: str, destination: Path, kept: tuple[str, ...]) -> Check:
     """What the destination's file system can keep of what the job preserves (docs/fidelity.md)."""
-    from backupplan.runner.fidelity import WORDS, lost_text, nearest_folder, probe
+    from backupplan.engines.base import PRESERVED_WORDS as WORDS
+    from backupplan.runner.fidelity import lost_text, nearest_folder, probe
 
     folder = nearest_folder(destination)
     try:

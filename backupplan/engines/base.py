@@ -29,6 +29,14 @@ DifferenceKind = Literal["missing", "extra", "changed", "metadata", "error"]
 LocationKind = Literal["local", "remote", "rsync_daemon"]
 
 DEFAULT_PARTIAL_DIR = ".backupplan-partial"
+# The file properties a job keeps beside contents, modes and times (`preserve:` keys), as messages
+# name them: rsync's exit 23 (engines/rsync.py), the destination probe (runner/fidelity.py), doctor.
+PRESERVED_WORDS = {
+    "hard_links": "hard links",
+    "acls": "ACLs",
+    "xattrs": "extended attributes",
+    "sparse": "sparse files",
+}
 MAX_MESSAGES = 50  # error lines kept per run; the log has all of them
 MAX_MESSAGE_LENGTH = 400
 

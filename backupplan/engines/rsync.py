@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from backupplan.engines.base import (
+    PRESERVED_WORDS,
     ExitMeaning,
     Outcome,
     TransferSpec,
@@ -26,7 +27,6 @@ from backupplan.engines.changes import Changes
 from backupplan.engines.rsync_output import (
     RsyncParser,
     RsyncVerifyParser,
-    unsupported_keys,
     unsupported_properties,
 )
 from backupplan.engines.ssh import rsh_value
@@ -207,8 +207,8 @@ class RsyncEngine:
         if exit_code == 24 and not allow_vanished:
             return Outcome("fatal", outcome.message, outcome.hint, 24, None)
         if exit_code == 23 and (unsupported := unsupported_properties(errors)):
-            names = " and ".join(unsupported)
-            keys = ", ".join(f"{key}: false" for key in unsupported_keys(unsupported))
+            names = " and ".join(PRESERVED_WORDS[key] for key in unsupported)
+            keys = ", ".join(f"{key}: false" for key in unsupported)
             return Outcome(
                 "fatal",
                 f"exit 23: the destination cannot keep {names} (rsync: {one_line(errors[0])})",

@@ -60,28 +60,20 @@ def unescape(name: bytes) -> bytes:
     return _ESCAPE.sub(lambda match: bytes([int(match[1], 8)]), name)
 
 
-_UNSUPPORTED = {
-    "ACLs": re.compile(r"(set_acl|ACLs? (are )?not supported|ACL_TYPE)", re.IGNORECASE),
-    "extended attributes": re.compile(
-        r"(xattr|xal_set|extended attributes (are )?not supported)", re.IGNORECASE
-    ),
+_UNSUPPORTED = {  # by `preserve:` key
+    "acls": re.compile(r"(set_acl|ACLs? (are )?not supported|ACL_TYPE)", re.IGNORECASE),
+    "xattrs": re.compile(r"(xattr|xal_set|extended attributes (are )?not supported)", re.IGNORECASE),
 }
-_KEYS = {"ACLs": "acls", "extended attributes": "xattrs"}
 
 
 def unsupported_properties(errors: Sequence[str]) -> list[str]:
-    """Given rsync's error lines, return the properties the other side said it cannot keep
-    (`Operation not supported`, or an rsync built without them)."""
+    """Given rsync's error lines, return the `preserve:` keys of the properties the other side
+    said it cannot keep (`Operation not supported`, or an rsync built without them)."""
     found = []
-    for name, pattern in _UNSUPPORTED.items():
+    for key, pattern in _UNSUPPORTED.items():
         if any(pattern.search(line) and "not supported" in line.lower() for line in errors):
-            found.append(name)
+            found.append(key)
     return found
-
-
-def unsupported_keys(names: list[str]) -> list[str]:
-    """The `preserve:` keys of properties named by `unsupported_properties`."""
-    return [_KEYS[name] for name in names]
 
 
 def change_of(code: bytes, name: bytes) -> ChangeKind | None:

@@ -18,15 +18,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from backupplan.engines.base import PRESERVED_WORDS
+
 # What a file system says when it cannot do something at all (vfat answers a hard link with EPERM).
 NOT_SUPPORTED = frozenset({errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EPERM})
 HOLE = 4 * 1024 * 1024
-WORDS = {
-    "hard_links": "hard links",
-    "acls": "ACLs",
-    "xattrs": "extended attributes",
-    "sparse": "sparse files",
-}
 
 
 def _acl() -> bytes:
@@ -49,13 +45,13 @@ class Fidelity:
 
     def lost(self, kept: tuple[str, ...]) -> list[str]:
         """Given the properties a job keeps, return those this destination cannot keep."""
-        return [name for name in kept if name in WORDS and getattr(self, name) is False]
+        return [name for name in kept if name in PRESERVED_WORDS and getattr(self, name) is False]
 
 
 def lost_text(lost: list[str], folder: str) -> str:
     """`the destination /mnt/usb cannot keep ACLs, extended attributes: set preserve: {acls: false,
     xattrs: false} for this job, or use a file system that keeps them`."""
-    names = ", ".join(WORDS[name] for name in lost)
+    names = ", ".join(PRESERVED_WORDS[name] for name in lost)
     keys = ", ".join(f"{name}: false" for name in lost)
     return (
         f"the destination {folder} cannot keep {names}: set preserve: {{{keys}}} for this job "
