@@ -145,11 +145,12 @@ def metrics_prom(
     status: JsonDict,
     views: Iterable[JobView],
     samples: Callable[[JobView], tuple[str, ...]] = job_samples,
-    shown: Callable[[str], str] = _same,
+    shown: Callable[[str], str] | None = None,
 ) -> str:
     """Given the status document and the jobs, return metrics.prom in the Prometheus text format;
     `samples` gives a job's samples (job_samples, or what it gave before), and the other lines are
-    passed through `shown` (a mask of one line)."""
+    passed through `shown` (a mask of one line; None: as they are)."""
+    shown = shown or _same
     by_job = [samples(view) for view in views]
     lines = []
     for index, (name, kind, help_text) in enumerate(METRICS):

@@ -358,23 +358,17 @@ class Renderer:
     def metrics(self, line_mask: Callable[[str], str] | None = None) -> str:
         """metrics.prom, each job's samples kept between builds while its status is the same; with
         `line_mask`, every line masked with it (each job's as its samples are drawn)."""
-        if line_mask is None:
-            return metrics_prom(
-                self.data.status,
-                self.views.values(),
-                lambda view: self.kept(view, "metrics", self.view_key(view), lambda: job_samples(view)),
-            )
-        masked = line_mask
+
+        def samples(view: views.JobView) -> tuple[str, ...]:
+            drawn = job_samples(view)
+            return drawn if line_mask is None else tuple(line_mask(lines) for lines in drawn)
+
+        kind = "metrics" if line_mask is None else "metrics masked"
         return metrics_prom(
             self.data.status,
             self.views.values(),
-            lambda view: self.kept(
-                view,
-                "metrics masked",
-                self.view_key(view),
-                lambda: tuple(masked(lines) for lines in job_samples(view)),
-            ),
-            masked,
+            lambda view: self.kept(view, kind, self.view_key(view), lambda: samples(view)),
+            line_mask,
         )
 
     def feed(self) -> str:
