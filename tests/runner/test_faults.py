@@ -59,20 +59,24 @@ def test_daemon_killed_mid_transfer_is_retried_and_succeeds(
     assert "--bwlimit=3072" in of_type(state, "run.child")[0]["data"]["argv"]
 
 
-def test_s3_server_down_then_back(tmp_path: Path, moto_s3, run_backupplan) -> None:  # type: ignore[no-untyped-def]
-    build(tmp_path / "src", {f"f{index}.txt".encode(): os.urandom(2000) for index in range(20)})
-    env = moto_s3.env()
-    plan = write_plan(
+def cloud_plan(tmp_path: Path, folder: str, retries: str, env: dict[str, str]) -> Path:
+    """A plan with one rclone job `cloud` copying src to the moto bucket's `folder`."""
+    return write_plan(
         tmp_path,
         f"""\
   cloud:
     engine: rclone
     source: src
-    destination: moto:backup-bucket/photos
-    retries: {{attempts: 4, backoff: 1s, max_backoff: 2s}}
+    destination: moto:backup-bucket/{folder}
+    retries: {retries}
     env: {json.dumps(env)}
 """,
     )
+
+
+def test_s3_server_down_then_back(tmp_path: Path, moto_s3, run_backupplan) -> None:  # type: ignore[no-untyped-def]
+    build(tmp_path / "src", {f"f{index}.txt".encode(): os.urandom(2000) for index in range(20)})
+    plan = cloud_plan(tmp_path, "photos", "{attempts: 4, backoff: 1s, max_backoff: 2s}", moto_s3.env())
     moto_s3.kill()
     process = start_run(plan, "cloud")
     wait_for(lambda: of_type(tmp_path / ".backupplan", "run.attempt"), timeout=30)
@@ -89,17 +93,7 @@ def test_a_stop_while_the_guards_dry_run_waits_to_retry_interrupts_the_run(
     """A guarded rclone job whose store went down: its dry run fails and waits to try again; Ctrl-C
     (SIGTERM) then ends the run as interrupted, as during a transfer's wait, not as failed."""
     build(tmp_path / "src", {f"f{index}.txt".encode(): os.urandom(200) for index in range(5)})
-    plan = write_plan(
-        tmp_path,
-        f"""\
-  cloud:
-    engine: rclone
-    source: src
-    destination: moto:backup-bucket/stopped
-    retries: {{attempts: 3, backoff: 60s, max_backoff: 60s}}
-    env: {json.dumps(moto_s3.env())}
-""",
-    )
+    plan = cloud_plan(tmp_path, "stopped", "{attempts: 3, backoff: 60s, max_backoff: 60s}", moto_s3.env())
     first = run_backupplan(["run", "--plan", str(plan), "cloud"])  # a copy: the next run looks first
     assert first.returncode == 0, first.stdout + first.stderr
     moto_s3.kill()
