@@ -152,11 +152,10 @@ def job_views(statuses: Iterable[JsonDict], inputs: dict[str, JobInput]) -> dict
     views: dict[str, JobView] = {}
     for job_id in sorted(set(by_id) | set(inputs)):
         status = by_id.get(job_id) or _status_from_input(inputs[job_id])
-        name = job_name(job_id)
         views[job_id] = JobView(
             id=job_id,
-            name=name,
-            href=f"jobs/{name}/index.html",  # job_href
+            name=job_name(job_id),
+            href=job_href(job_id),
             status=status,
             input=inputs.get(job_id),
             badges=job_badges(status),
@@ -199,9 +198,7 @@ ATTENTION = {
 
 def _attention(view: JobView) -> int:
     """How much a job needs a look (ATTENTION; 9: not at all), by the most pressing of its badges."""
-    if len(view.badges) == 1:
-        return ATTENTION.get(view.badges[0].key, 9)
-    return min([ATTENTION.get(item.key, 9) for item in view.badges])
+    return min(ATTENTION.get(item.key, 9) for item in view.badges)
 
 
 def at_a_glance(ordered: Iterable[JobView], limit: int) -> list[JobView]:
