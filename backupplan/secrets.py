@@ -70,6 +70,12 @@ class SecretRegistry:
         return mask_url_credentials(text)
 
 
+def may_hold_url_credentials(data: bytes) -> bool:
+    """Whether `mask_url_credentials` could change this UTF-8 text: each of its patterns needs
+    `://` or `=` (the same tests it makes), so a large document without them need not be decoded."""
+    return b"://" in data or b"=" in data
+
+
 def mask_url_credentials(text: str) -> str:
     """Hide the password in `scheme://user:password@host` and token-like query values."""
     if "://" in text:

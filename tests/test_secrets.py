@@ -34,3 +34,22 @@ def test_long_lines_are_masked_whole() -> None:
     masked = mask(line)
     assert "hunter2" not in masked and "abc" not in masked
     assert masked.endswith("https://user:***@example.com/path?api_key=***")
+
+
+def test_the_quick_test_sees_every_url_credential_the_mask_hides() -> None:
+    from backupplan.secrets import may_hold_url_credentials
+
+    for text in ("rsync://backup:hunter22@nas/module", "https://hc.example/ping?token=abc123", "x;key=v"):
+        assert mask_url_credentials(text) != text
+        assert may_hold_url_credentials(text.encode())
+    plain = "user@host: /srv/data (42 files)"
+    assert not may_hold_url_credentials(plain.encode()) and mask_url_credentials(plain) == plain
+
+
+def test_status_files_mask_url_credentials_without_any_secret_registered() -> None:
+    from backupplan.site.live import status_files
+    from backupplan.site.masking import SiteMasker
+
+    status = {"jobs": [{"id": "a", "description": "to https://me:pw-in-url@example.net/dav"}]}
+    written, _ = status_files(status, SiteMasker(SecretRegistry()))
+    assert b"pw-in-url" not in written and b"https://me:***@example.net/dav" in written

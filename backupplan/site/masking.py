@@ -14,7 +14,7 @@ import re
 
 from markupsafe import escape
 
-from backupplan.secrets import SecretRegistry, mask_url_credentials, registry
+from backupplan.secrets import SecretRegistry, mask_url_credentials, may_hold_url_credentials, registry
 
 
 class SiteMasker:
@@ -37,6 +37,11 @@ class SiteMasker:
             digest.update(f"{len(form)}:{form}={self._replacement[form]}\0".encode("utf-8", "surrogatepass"))
         self.secrets = digest.hexdigest()
         self.hides = self._pattern is not None  # False: a rendered page is written as it is
+
+    def leaves(self, data: bytes) -> bool:
+        """Whether masking this UTF-8 text (URL credentials included) would change nothing: no
+        secret to hide, and nothing a URL credential could be in."""
+        return not self.hides and not may_hold_url_credentials(data)
 
     def __call__(self, text: str, *, urls: bool = True) -> str:
         """Given text about to be written, return it with every secret hidden, and URL credentials
