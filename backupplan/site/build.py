@@ -73,11 +73,17 @@ def build_site(data: SiteInput, site_dir: Path, *, changed_jobs: Iterable[str] |
     report = BuildReport()
     with site_lock(site_dir):
         writer = SiteWriter(site_dir, refresh_snapshot(), report)
-        key = full_build_key(data, writer.mask.secrets)
+        key = full_build_key(data)
         # A narrowed build is widened when the last full one was made from other settings, jobs,
         # tools or templates (a plan applied, a job added, backupplan upgraded) or never happened:
-        # `apply` from cron must give the settings page, the assets and every job's page too.
-        full = changed_jobs is None or writer.full_key != key
+        # `apply` from cron must give the settings page, the assets and every job's page too. So
+        # is one whose secrets differ from this process's last build of the site: every page was
+        # masked with those. (Not across processes: the manifest is public, and a digest of the
+        # secrets in it would let a weak one be guessed.)
+        fragments = reuse.FRAGMENTS
+        secrets = writer.mask.secrets
+        before = fragments.secrets_before(str(site_dir), secrets)
+        full = changed_jobs is None or writer.full_key != key or before not in (None, secrets)
         job_views = views.job_views(data.status.get("jobs") or [], data.jobs)
         selected = (
             list(job_views)
@@ -85,11 +91,8 @@ def build_site(data: SiteInput, site_dir: Path, *, changed_jobs: Iterable[str] |
             else [job for job in dict.fromkeys(changed_jobs or []) if job in job_views]
         )
 
-        # Strips drawn by an earlier build may link to logs this one publishes or removes; what an
-        # earlier build drew with other secrets was masked with those (site.reuse).
-        fragments = reuse.FRAGMENTS
-        fresh = fragments.secrets_changed(str(site_dir), writer.mask.secrets) or full
-        fragments.forget(str(site_dir), None if fresh else selected)
+        # Strips drawn by an earlier build may link to logs this one publishes or removes.
+        fragments.forget(str(site_dir), None if full else selected)
 
         # Gather: logs first, so that pages link only to logs that are published.
         state_dir = Path(data.paths.state_dir)
@@ -172,13 +175,11 @@ def build_site(data: SiteInput, site_dir: Path, *, changed_jobs: Iterable[str] |
     return report
 
 
-def full_build_key(data: SiteInput, secrets: str = "") -> str:
+def full_build_key(data: SiteInput) -> str:
     """A digest of what only a full build renders: settings, paths, tools, every job's
-    configuration, the templates and assets of this backupplan, and which secrets every page is
-    masked with (`SiteMasker.secrets`: a `${VAR}` whose value changed is masked anew everywhere)."""
+    configuration, and the templates and assets of this backupplan."""
     parts = {
         "templates": _template_digest(),
-        "secrets": secrets,
         "settings": data.settings,
         "defaults": data.default_settings,
         "paths": repr(data.paths),

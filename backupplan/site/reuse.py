@@ -15,8 +15,9 @@ and the feed: a run's summary does not change once it ended, and a job whose run
 in `changed_jobs`, whose fragments a build forgets first. A jobs list row, which shows both its
 status and its strip, is kept under both.
 
-A full build forgets a site's fragments (it may publish logs a fragment links to), and so does a
-build whose secrets differ from the last one's: every value in a fragment was masked with them.
+A full build forgets a site's fragments (it may publish logs a fragment links to). A build whose
+secrets differ from the last one's in this process is a full build: every value in a fragment, and
+in every page, was masked with them.
 """
 
 from __future__ import annotations
@@ -136,11 +137,12 @@ class FragmentCache:
         self._each[(site, kind)] = now
         return [now[item] for item in items]
 
-    def secrets_changed(self, site: str, secrets: Hashable) -> bool:
-        """Whether `site` was last built with other secrets than `secrets` (or never); remember them."""
-        changed = self._secrets.get(site) != secrets
+    def secrets_before(self, site: str, secrets: Hashable) -> Hashable | None:
+        """The secrets `site` was last built with in this process (None: not built here yet), and
+        remember `secrets` for the next build."""
+        before = self._secrets.get(site)
         self._secrets[site] = secrets
-        return changed
+        return before
 
     def forget(self, site: str, jobs: Iterable[str] | None = None) -> None:
         """Drop the fragments of `site` (only those of `jobs`, when given)."""
