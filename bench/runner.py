@@ -15,6 +15,8 @@ the changed modules again at every start (~70 ms on the 2-core VM), which no ins
 The tree comes from make_tree.py (the shared benchmark generator; set MAKE_TREE to its path) and
 lives in bench/data/runner/ (git-ignored). Old copies are moved aside, never deleted between
 timings: deleting first slows the next copy on this VM (see the shared BASELINE.md, "Noise").
+Each timing starts with nothing waiting to be written (an untimed `sync` before it): otherwise the
+kernel's writeback of the last 300 MB copy lands in whichever timing comes next.
 """
 
 from __future__ import annotations
@@ -124,16 +126,19 @@ def main() -> None:
         for engine in engines:
             for who in order:
                 target = fresh(DATA / f"dst-{engine}-{who}")
+                os.sync()  # untimed: neither side pays for writing back the other's copy
                 if who == "raw":
                     if engine == "rsync":
                         target.mkdir()
                     full = timed(raw_argv(engine, source, target))
+                    os.sync()
                     again = timed(raw_argv(engine, source, target))
                 else:
                     home = fresh(DATA / f"plan-{engine}")
                     target.mkdir()
                     plan = write_plan(home, engine, source, target)
                     full = timed([BACKUPPLAN, "run", "--plan", str(plan), "bench"])
+                    os.sync()
                     again = timed([BACKUPPLAN, "run", "--plan", str(plan), "bench"])
                 results.setdefault(f"{engine} {who} full", []).append(full)
                 results.setdefault(f"{engine} {who} no-change", []).append(again)

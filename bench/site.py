@@ -289,7 +289,6 @@ PARTS = (
     ("backupplan.site.render", "Renderer", "metrics"),
     ("backupplan.site.writer", "SiteWriter", "put_bytes"),
     ("backupplan.site.writer", "SiteWriter", "save"),
-    ("backupplan.site.writer", None, "sync_filesystem"),
     ("backupplan.site.build", None, "write_live"),
 )
 

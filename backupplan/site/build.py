@@ -43,9 +43,9 @@ from backupplan.site.masking import SiteMasker, refresh_snapshot
 from backupplan.site.recent import RECENT
 from backupplan.site.render import Renderer, page_count
 from backupplan.site.templating import template_dir
-from backupplan.site.writer import MANIFEST, BuildReport, SiteWriter, sync_filesystem
+from backupplan.site.writer import MANIFEST, BuildReport, SiteWriter
 
-__all__ = ["MANIFEST", "BuildReport", "build_site", "full_build_key", "sync_filesystem", "write_progress"]
+__all__ = ["MANIFEST", "BuildReport", "build_site", "full_build_key", "write_progress"]
 
 LOCK = ".backupplan-site.lock"
 ASSETS = ("site.css", "site.js", "icon.svg")
@@ -101,7 +101,7 @@ def build_site(data: SiteInput, site_dir: Path, *, changed_jobs: Iterable[str] |
             view = job_views[job_id]
             history = view.input.history if view.input else []
             published[f"logs/{view.name}"] = publish_job_logs(
-                job_id, history, state_dir, site_dir, writer.mask, report.logs
+                job_id, history, state_dir, site_dir, writer.mask, report.logs, recheck=not writer.trusted
             )
         lines = RECENT.read(data.logs_dir, data.log_lines, _log_files(job_views, state_dir))
         lists = _changes_lists(job_views, set(selected), str(state_dir))
@@ -170,7 +170,6 @@ def build_site(data: SiteInput, site_dir: Path, *, changed_jobs: Iterable[str] |
             _remove_gone_jobs(site_dir, {view.name for view in job_views.values()}, writer, report)
             report.temporaries_removed = _clean_temporaries(site_dir)
         writer.save()
-        writer.sync()
         write_live(site_dir, live_bytes)  # last: a page that sees a new version finds it everywhere
     return report
 

@@ -69,19 +69,22 @@ def last_counted(history: Iterable[JsonDict]) -> JsonDict | None:
     return next((run for run in history if isinstance(run.get("changes"), dict)), None)
 
 
-def publish_list(source: str, folder: Path, name: str, mask: Callable[[str], str], tally: Tally) -> bool:
+def publish_list(
+    source: str, folder: Path, name: str, mask: Callable[[str], str], tally: Tally, *, recheck: bool
+) -> bool:
     """Publish the changes list `source` as folder/`name`: text, masked as every published log is,
     control characters shown as `\\xNN`, 0644, carrying the source's modification time, so that an
     unchanged list costs two stats and is never rewritten. Return whether it is published; False
     when there is no such list. A list cut short (its run was killed) is published as far as it
-    can be read, with a last line that says so. Raise OSError when the site cannot be written."""
+    can be read, with a last line that says so. With `recheck`, it is written again even when it
+    carries the source's time (see publish_job_logs). Raise OSError when the site cannot be written."""
     try:
         source_stat = os.stat(source)
     except OSError:
         return False
     destination = folder / name
     with contextlib.suppress(OSError):
-        if os.stat(destination).st_mtime_ns == source_stat.st_mtime_ns:
+        if not recheck and os.stat(destination).st_mtime_ns == source_stat.st_mtime_ns:
             tally.lists_current += 1
             return True
     ensure_public_dir(folder)

@@ -79,16 +79,17 @@ class PublishReport:
 
 
 def _publish_log(
-    source: str, folder: Path, name: str, mask: Callable[[str], str], report: PublishReport
+    source: str, folder: Path, name: str, mask: Callable[[str], str], report: PublishReport, recheck: bool
 ) -> bool:
-    """Copy one log to folder/`name` unless the copy is current; return whether it is published."""
+    """Copy one log to folder/`name` unless the copy is current (never known with `recheck`);
+    return whether it is published."""
     try:
         source_stat = os.stat(source)
     except OSError:
         return False  # pruned by retention, or never written
     destination = f"{folder}/{name}"
     with contextlib.suppress(OSError):
-        if os.stat(destination).st_mtime_ns == source_stat.st_mtime_ns:
+        if not recheck and os.stat(destination).st_mtime_ns == source_stat.st_mtime_ns:
             report.current += 1
             return True
     try:
@@ -110,6 +111,8 @@ def publish_job_logs(
     site_dir: Path,
     mask: Callable[[str], str],
     report: PublishReport,
+    *,
+    recheck: bool,
 ) -> set[str]:
     """Copy the logs of the runs in `history` to site/logs/<job>/<run>.txt (masked, 0644) when the
     source changed since the last copy, and their changes lists to <run>.changes.txt (see
@@ -119,6 +122,8 @@ def publish_job_logs(
     `mask` is the site's masking function (text -> text). A copy carries its source's modification
     time, so an unchanged log costs two stats; a run that changed nothing costs none for its list.
     Copies are not fsynced: the source is durable, and a lost copy is made again by the next build.
+    With `recheck` (the first build after the machine restarted: site/writer.py), every copy is
+    made again, since a power cut may have torn one that carries its source's time.
     """
     target = site_dir / "logs" / job_name(job_id)
     base = str(state_dir)
@@ -129,11 +134,11 @@ def publish_job_logs(
         if source is None or not isinstance(run_id, str):
             continue
         name = run_name(run_id) + ".txt"
-        if _publish_log(source, target, name, mask, report):
+        if _publish_log(source, target, name, mask, report, recheck):
             wanted.add(name)
         if has_list(run):
             listed = list_name(run_id)
-            if publish_list(list_source(source) or "", target, listed, mask, report):
+            if publish_list(list_source(source) or "", target, listed, mask, report, recheck=recheck):
                 wanted.add(listed)
     with contextlib.suppress(FileNotFoundError):
         for entry in os.scandir(target):

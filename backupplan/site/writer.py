@@ -1,8 +1,11 @@
 """Writing a site's files: each only when its bytes changed, known by a manifest of content digests.
 
 A manifest (`.backupplan-site.json`) lets a build skip unchanged files without reading them back.
-Each file is replaced atomically (temp file, rename); one syncfs(2) at the end of a build makes
-everything it wrote durable.
+Each file is replaced atomically (temp file, rename), and nothing is flushed to disk: the site is
+drawn from the journal, which is. A crash of a process loses nothing that was written (the kernel
+holds it); only a crash of the machine can, and then the machine has booted again. So the manifest
+names the boot it was written in, and a build in another boot trusts none of it: it writes every
+file again (and copies every log again), whatever a power cut left of them.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 import orjson
 
 from backupplan.fsutil import atomic_write
+from backupplan.process.procfs import boot_id
 from backupplan.site import reuse
 from backupplan.site.files import ensure_public_dir
 from backupplan.site.logs import PublishReport
@@ -37,22 +41,12 @@ class BuildReport:
     status: bytes = b""  # status.json as written (masked), for whoever brings it up to date later
 
 
-def sync_filesystem(path: Path) -> None:
-    """Flush the file system holding `path`: the data and renames of every file a build wrote.
-
-    One syncfs(2) per build instead of two fsyncs per file: on the machines measured, fsync costs
-    3-10 ms, so per-file durability made a one-run rebuild of a 1,000-job site take 150 ms of fsync
-    alone. Readers are unaffected either way: each file is still replaced by an atomic rename.
-    """
-    import ctypes
-
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+def this_boot() -> str:
+    """The id of this boot of the machine ("" where there is none to read)."""
     try:
-        syncfs = getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
-        if syncfs is None or syncfs(fd) != 0:
-            os.sync()
-    finally:
-        os.close(fd)
+        return boot_id()
+    except OSError:
+        return ""
 
 
 # The manifest each site's last build of this process wrote: (file signature, files, full key).
@@ -69,17 +63,23 @@ class SiteWriter:
         self.manifest: dict[str, list[object]] = {}
         self.full_key: str | None = None  # what the last full build was made from (see full_build_key)
         self.dirty = False
+        # Whether the files on disk are as a build of this boot left them: only then may an
+        # unchanged digest (or a published log's time) skip a file.
+        self.trusted = False
         with contextlib.suppress(OSError, ValueError, AttributeError, TypeError):
             path = site_dir / MANIFEST
             found = os.stat(path)
             signature = (found.st_mtime_ns, found.st_size, found.st_ino)
             kept = _MANIFESTS.get(str(site_dir))
             if kept is not None and kept[0] == signature:  # the file this process wrote last
-                self.manifest, self.full_key = dict(kept[1]), kept[2]
+                self.manifest, self.full_key, self.trusted = dict(kept[1]), kept[2], True
                 return
             loaded = orjson.loads(path.read_bytes())
+            if loaded.get("boot") != this_boot() or not loaded.get("boot"):
+                return  # written before the machine restarted: what it lists may be torn
             self.manifest = {str(key): list(value) for key, value in loaded.get("files", {}).items()}
             self.full_key = loaded.get("full") if isinstance(loaded.get("full"), str) else None
+            self.trusted = True
 
     def put(self, relative: str, text: str | reuse.Assembled, *, rendered: bool = False) -> None:
         """Write `text` (masked, UTF-8) to site/`relative` unless the same bytes are already there;
@@ -105,7 +105,7 @@ class SiteWriter:
                     self.report.unchanged += 1
                     return
         ensure_public_dir(path.parent)
-        atomic_write(path, data, mode=0o644, durable=False)  # made durable together by sync()
+        atomic_write(path, data, mode=0o644, durable=False)  # not flushed: see the module's doc
         self.manifest[relative] = [digest, len(data)]
         self.dirty = True
         self.report.written.append(relative)
@@ -117,7 +117,7 @@ class SiteWriter:
 
     def save(self) -> None:
         if self.dirty:
-            document = {"format": 1, "files": self.manifest, "full": self.full_key}
+            document = {"format": 1, "boot": this_boot(), "files": self.manifest, "full": self.full_key}
             data = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)  # ten times json's speed
             path = self.site_dir / MANIFEST
             atomic_write(path, data, mode=0o644, durable=False)
@@ -129,12 +129,6 @@ class SiteWriter:
                 dict(self.manifest),
                 self.full_key,
             )
-
-    def sync(self) -> None:
-        """Flush everything this build wrote to disk in one go (see `sync_filesystem`)."""
-        logs = self.report.logs
-        if self.report.written or logs.copied or logs.lists_copied or logs.removed or self.report.removed:
-            sync_filesystem(self.site_dir)
 
 
 def content_digest(data: bytes) -> str:

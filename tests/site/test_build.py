@@ -182,6 +182,38 @@ def _finish_documents_run(data: SiteInput) -> SiteInput:
     return replace(data, status=status, jobs=jobs)
 
 
+def _torn_by_a_power_cut(site: Path, relative: str) -> None:
+    """What a power cut can leave of a file that was never flushed: its size and time, not its bytes."""
+    path = site / relative
+    found = path.stat()
+    path.write_bytes(b"\0" * found.st_size)
+    os.utime(path, ns=(found.st_atime_ns, found.st_mtime_ns))
+
+
+@pytest.mark.parametrize("restarted", [False, True], ids=["same boot", "after a restart"])
+def test_the_first_build_after_a_restart_writes_every_file_again(
+    site_input: SiteInput, built_site: Path, restarted: bool
+) -> None:
+    """Nothing the site holds is flushed to disk; a build in a later boot trusts none of it."""
+    torn = [
+        "jobs/music/index.html",
+        "logs/documents/20261128T060000Z-d00c.txt",
+        "logs/photos/20261128T020000Z-a28f.changes.txt",
+    ]
+    for relative in torn:
+        _torn_by_a_power_cut(built_site, relative)
+    if restarted:
+        manifest = json.loads((built_site / MANIFEST).read_text())
+        manifest["boot"] = "an-earlier-boot"
+        (built_site / MANIFEST).write_text(json.dumps(manifest))
+    report = build_site(site_input, built_site, changed_jobs=["documents"])
+    assert [b"\0" not in (built_site / relative).read_bytes() for relative in torn] == [restarted] * 3
+    assert ("settings.html" in report.written) is restarted
+    assert report.logs.copied == (19 if restarted else 0)
+    again = build_site(site_input, built_site, changed_jobs=["documents"])
+    assert again.written == ["status.json"] and again.logs.copied == 0
+
+
 def test_a_run_finishing_rebuilds_only_what_it_affects(site_input: SiteInput, built_site: Path) -> None:
     log = Path(site_input.paths.state_dir) / "logs/documents/20261128T120000Z-d01c.log"
     with log.open("a") as handle:
