@@ -56,6 +56,9 @@ class SecretRegistry:
             self._pattern = None
 
     def _compiled(self) -> re.Pattern[str] | None:
+        pattern = self._pattern  # read without the lock: this runs for every line a tool prints
+        if pattern is not None or not self._names:
+            return pattern
         with self._lock:
             if self._pattern is None and self._names:
                 ordered = sorted(self._names, key=len, reverse=True)

@@ -9,6 +9,7 @@ written. Files are 0600 in 0700 folders. Progress ticks are not logged (status.j
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 import time
@@ -28,7 +29,15 @@ def log_path(state_dir: Path, job: str, run: str) -> Path:
 
 
 def stamp(moment: datetime | None = None) -> str:
-    return (moment or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """`moment` (else now) as a log line's time, to the second."""
+    if moment is not None:
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _second(int(time.time()))
+
+
+@functools.lru_cache(maxsize=2)  # rsync prints a line per file: each second is formatted once
+def _second(second: int) -> str:
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class RunLog:
@@ -60,13 +69,17 @@ class RunLog:
         if self._fd is None:
             return
         now = stamp()
-        pieces = []
-        for part in mask(text).split("\n"):
-            cut = part.rstrip("\r")
-            if len(cut) > MAX_LINE:
-                cut = f"{cut[:MAX_LINE]}… ({len(cut) - MAX_LINE} more characters)"
-            pieces.append(f"{now} [{tag}] {cut}\n")
-        data = "".join(pieces).encode("utf-8", "backslashreplace")
+        text = mask(text)
+        if len(text) <= MAX_LINE and "\n" not in text and not text.endswith("\r"):
+            data = f"{now} [{tag}] {text}\n".encode("utf-8", "backslashreplace")  # one line, as it came
+        else:
+            pieces = []
+            for part in text.split("\n"):
+                cut = part.rstrip("\r")
+                if len(cut) > MAX_LINE:
+                    cut = f"{cut[:MAX_LINE]}… ({len(cut) - MAX_LINE} more characters)"
+                pieces.append(f"{now} [{tag}] {cut}\n")
+            data = "".join(pieces).encode("utf-8", "backslashreplace")
         with self._lock:
             if not self._pending:
                 self._first_pending = time.monotonic()
