@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -13,8 +14,8 @@ from pathlib import Path
 
 
 def processes_mentioning(text: str) -> list[tuple[int, str]]:
-    """(pid, command line) of every living process (not a zombie, not this one) whose command line
-    contains `text`."""
+    """(pid, command line) of every living process (not a zombie, not one already killed, not this
+    one) whose command line contains `text`."""
     found = []
     needle = text.encode()
     for entry in Path("/proc").iterdir():
@@ -23,11 +24,22 @@ def processes_mentioning(text: str) -> list[tuple[int, str]]:
         try:
             command = (entry / "cmdline").read_bytes()
             state = (entry / "stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+            if needle not in command or state == b"Z" or _killed(entry):
+                continue
         except OSError:
             continue
-        if needle in command and state != b"Z":
-            found.append((int(entry.name), command.replace(b"\0", b" ").decode(errors="replace")))
+        found.append((int(entry.name), command.replace(b"\0", b" ").decode(errors="replace")))
     return found
+
+
+def _killed(entry: Path) -> bool:
+    """Whether a SIGKILL waits for this process: it was killed, and ends as soon as the system call
+    it sleeps in returns (an `rm` unlinking while the disk is busy can take seconds)."""
+    for line in (entry / "status").read_text().splitlines():
+        name, _, mask = line.partition(":")
+        if name in {"SigPnd", "ShdPnd"} and int(mask, 16) & 1 << (signal.SIGKILL - 1):
+            return True
+    return False
 
 
 def assert_nothing_left_running(folder: Path) -> None:

@@ -11,6 +11,7 @@ file again (and copies every log again), whatever a power cut left of them.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -41,8 +42,10 @@ class BuildReport:
     status: bytes = b""  # status.json as written (masked), for whoever brings it up to date later
 
 
+@functools.cache  # a process lives within one boot
 def this_boot() -> str:
-    """The id of this boot of the machine ("" where there is none to read)."""
+    """The id of this boot of the machine ("" where there is none to read: then no manifest is
+    trusted, and every build writes every file)."""
     try:
         return boot_id()
     except OSError:
