@@ -27,7 +27,7 @@ import hashlib
 import os
 import pickle
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -169,8 +169,15 @@ def _stamp(path: str) -> str:
 
 def _code() -> str:
     """Size and modification time of every module that loading a plan runs."""
-    stamps = [_stamp(os.path.join(_CODE.parent, name)) for name in _FOUNDATIONS]
-    for root, folders, files in os.walk(_CODE):
-        folders[:] = sorted(name for name in folders if name != "__pycache__")
-        stamps += [_stamp(os.path.join(root, name)) for name in sorted(files) if name.endswith(".py")]
+    return code_stamp([_CODE], [_CODE.parent / name for name in _FOUNDATIONS])
+
+
+def code_stamp(folders: Iterable[Path], files: Iterable[Path] = ()) -> str:
+    """Size and modification time of `files` and of the modules in `folders` (and below): what is
+    kept from a run of that code is kept under it (the plans here, status/kept.py's documents)."""
+    stamps = [_stamp(os.fspath(path)) for path in files]
+    for folder in folders:
+        for root, subfolders, names in os.walk(folder):
+            subfolders[:] = sorted(name for name in subfolders if name != "__pycache__")
+            stamps += [_stamp(os.path.join(root, name)) for name in sorted(names) if name.endswith(".py")]
     return "|".join(stamps)

@@ -46,8 +46,8 @@ if TYPE_CHECKING:
     from backupplan.plan.loaded import LoadedPlan
 
 _FORMAT = 1
-_JOURNAL_CODE = Path(__file__).resolve().parents[1] / "journal"
-_STATUS_CODE = Path(__file__).resolve().parent
+# The code that folds the journal and builds the document.
+_CODE = (Path(__file__).resolve().parents[1] / "journal", Path(__file__).resolve().parent)
 _STATE_FILES = (JOURNAL_FILE, PUBLISH_STATE)  # the files of the state dir a document is built from
 
 
@@ -108,7 +108,7 @@ def keep_current(loaded: LoadedPlan, journal: Journal, seq: int, document: dict[
 
 def _basis(plan_key: str, facts: PlanFacts, absolute: Path, stamps: list[str]) -> Basis:
     digest = hashlib.sha256()
-    for part in (str(_FORMAT), plan_key, *stamps, _code()):
+    for part in (str(_FORMAT), plan_key, *stamps, cache.code_stamp(_CODE)):
         digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
     return Basis(digest.hexdigest(), facts, cache.file_for(absolute, "status", ".json"))
 
@@ -159,14 +159,3 @@ def _stamp(path: Path) -> str:
 
 def _stamp_of(status: os.stat_result) -> str:
     return f"{status.st_dev}:{status.st_ino}:{status.st_size}:{status.st_mtime_ns}:{status.st_ctime_ns}"
-
-
-def _code() -> str:
-    """Size and modification time of the modules that fold the journal and build the document."""
-    stamps = []
-    for folder in (_JOURNAL_CODE, _STATUS_CODE):
-        for name in sorted(os.listdir(folder)):
-            if name.endswith(".py"):
-                status = os.stat(folder / name)
-                stamps.append(f"{name}:{status.st_size}:{status.st_mtime_ns}")
-    return "|".join(stamps)
