@@ -44,10 +44,10 @@ def cacheable(text: str) -> bool:
     return "${" not in text and switch not in ("off", "0", "no")
 
 
-def read(absolute: Path, display: str, text: str, *, plan_key: str | None = None) -> LoadedPlan | None:
-    """The LoadedPlan kept for this plan text (whose `key` may be given), or None (nothing kept,
-    kept for other input, or a cache file that cannot be trusted)."""
-    found = _read(absolute, plan_key or key(absolute, text), whole=True)
+def read(absolute: Path, display: str, plan_key: str) -> LoadedPlan | None:
+    """The LoadedPlan kept for the plan at `absolute` under `plan_key` (see `key`), or None
+    (nothing kept, kept for other input, or a cache file that cannot be trusted)."""
+    found = _read(absolute, plan_key, whole=True)
     if found is None:
         return None
     from pydantic.version import VERSION
@@ -62,10 +62,10 @@ def read(absolute: Path, display: str, text: str, *, plan_key: str | None = None
     return loaded.named(display)
 
 
-def read_facts(absolute: Path, text: str, *, plan_key: str | None = None) -> PlanFacts | None:
-    """The PlanFacts kept for this plan text (whose `key` may be given), or None; the model is
-    not imported."""
-    facts = _read(absolute, plan_key or key(absolute, text), whole=False)
+def read_facts(absolute: Path, plan_key: str) -> PlanFacts | None:
+    """The PlanFacts kept for the plan at `absolute` under `plan_key`, or None; the model is not
+    imported."""
+    facts = _read(absolute, plan_key, whole=False)
     return facts if isinstance(facts, PlanFacts) else None
 
 
@@ -110,15 +110,15 @@ def write_private(path: Path, data: bytes) -> None:
         return
 
 
-def keep(loaded: LoadedPlan, text: str) -> None:
-    """Keep `loaded` (its `key` set) for the next command on the same plan text; quietly do nothing
+def keep(loaded: LoadedPlan) -> None:
+    """Keep `loaded` under its `key` for the next command on the same plan; quietly do nothing
     when the cache folder cannot be written."""
     from pydantic.version import VERSION
 
     # made now, so that a command reading the copy never builds pydantic's validators or serializers
     loaded.normalized()
     loaded.default_settings()
-    header = pickle.dumps((_FORMAT, loaded.key or key(loaded.path, text)), pickle.HIGHEST_PROTOCOL)
+    header = pickle.dumps((_FORMAT, loaded.key), pickle.HIGHEST_PROTOCOL)
     facts = pickle.dumps(loaded.facts(), pickle.HIGHEST_PROTOCOL)
     body = pickle.dumps((VERSION, loaded), pickle.HIGHEST_PROTOCOL)
     write_private(_file(loaded.path), header + facts + body)

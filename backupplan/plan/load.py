@@ -54,7 +54,7 @@ def load_plan(
     kept = environ is None and secrets is None and not without_env and host is None and cache.cacheable(text)
     plan_key = cache.key(absolute, text) if kept else ""
     if kept:
-        found = cache.read(absolute, display, text, plan_key=plan_key)
+        found = cache.read(absolute, display, plan_key)
         if found is not None and not (found.warnings and locate_warnings):
             return found
     from backupplan.plan.build import build_plan
@@ -72,7 +72,7 @@ def load_plan(
     )
     if kept:
         loaded = replace(loaded, key=plan_key)
-        cache.keep(loaded, text)
+        cache.keep(loaded)
     return loaded
 
 
@@ -99,5 +99,5 @@ def kept_key(path: str | os.PathLike[str]) -> tuple[str, PlanFacts] | None:
     if not cache.cacheable(text):
         return None
     plan_key = cache.key(absolute, text)
-    facts = cache.read_facts(absolute, text, plan_key=plan_key)
+    facts = cache.read_facts(absolute, plan_key)
     return (plan_key, facts) if facts is not None else None

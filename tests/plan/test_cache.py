@@ -15,6 +15,7 @@ import pytest
 from backupplan.errors import PlanError
 from backupplan.plan import cache
 from backupplan.plan.load import load_plan
+from backupplan.plan.loaded import LoadedPlan
 from backupplan.secrets import registry
 from tests.conftest import backupplan_env
 
@@ -46,6 +47,11 @@ def write(tmp_path: Path, text: str = PLAN) -> Path:
     return path
 
 
+def read_back(path: Path, display: str | None = None, text: str = PLAN) -> LoadedPlan | None:
+    """What the cache gives for the plan at `path` with this text, named `display` (else the path)."""
+    return cache.read(path.absolute(), display or str(path), cache.key(path.absolute(), text))
+
+
 def twice(probe: str, plan: Path) -> tuple[str, str]:
     """What `probe` (Python, given the plan's path) prints in a new process, run twice: the first
     loads the plan and keeps it, the second finds it kept."""
@@ -72,7 +78,7 @@ def test_the_copy_read_back_is_the_plan_validated(tmp_path: Path) -> None:
     [kept] = kept_files()
     assert kept.stat().st_mode & 0o777 == 0o600
     assert kept.parent.stat().st_mode & 0o777 == 0o700
-    read = cache.read(path.absolute(), str(path), path.read_text())
+    read = read_back(path, text=path.read_text())
     assert read is not None and read is not built
     assert read.plan == built.plan
     assert (read.digest, read.normalized(), read.default_settings()) == (
@@ -115,7 +121,7 @@ def test_the_facts_of_a_kept_plan_are_read_without_the_model(tmp_path: Path) -> 
     expected = [str(tmp_path / ".backupplan"), "['photos']", "Europe/Berlin", "50"]
     assert runs[0] == [*expected, "True", "True"]  # built and kept
     assert runs[1] == [*expected, "False", "False"]  # read back: neither the model nor YAML
-    assert cache.read_facts(path.absolute(), PLAN) == load_plan(path).facts()
+    assert cache.read_facts(path.absolute(), cache.key(path.absolute(), PLAN)) == load_plan(path).facts()
 
 
 @pytest.mark.parametrize("hosts", ["[box]", "[bxo]"], ids=["clean", "with-a-warning"])
@@ -159,7 +165,7 @@ def test_the_same_plan_named_another_way_is_read_back_under_its_new_name(
     path = write(tmp_path)
     built = load_plan(path)  # as `/…/backups.yaml`, the way a timer names it
     monkeypatch.chdir(tmp_path)
-    read = cache.read(path.absolute(), "backups.yaml", PLAN)  # as someone in the folder names it
+    read = read_back(path, "backups.yaml")  # as someone in the folder names it
     assert read is not None and read.display_path == "backups.yaml" and built.display_path == str(path)
     assert (read.plan, read.digest, read.normalized()) == (built.plan, built.digest, built.normalized())
     assert load_plan("backups.yaml").display_path == "backups.yaml"
@@ -181,10 +187,10 @@ def test_changed_code_is_a_miss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(cache, "_CODE", code)
     path = write(tmp_path)
     load_plan(path)
-    assert cache.read(path.absolute(), str(path), PLAN) is not None
+    assert read_back(path) is not None
     module = code / "model" / "job.py"
     module.write_text(module.read_text() + "\n# changed\n")
-    assert cache.read(path.absolute(), str(path), PLAN) is None
+    assert read_back(path) is None
 
 
 def test_a_plan_that_reads_the_environment_is_never_kept(
@@ -221,9 +227,9 @@ def test_a_cache_file_that_cannot_be_trusted_is_ignored_and_replaced(tmp_path: P
     built = load_plan(path)
     [kept] = kept_files()
     spoil(kept)  # type: ignore[operator]
-    assert cache.read(path.absolute(), str(path), PLAN) is None
+    assert read_back(path) is None
     assert load_plan(path).digest == built.digest
-    assert cache.read(path.absolute(), str(path), PLAN) is not None  # written again
+    assert read_back(path) is not None  # written again
     assert kept.stat().st_mode & 0o777 == 0o600
 
 
