@@ -125,7 +125,7 @@ async def _verify(care: Aftercare, target: TransferSpec) -> VerifyReport:
         care.job.engine,
         target,
         mode,
-        timeout=max(0.1, care.deadline - time.monotonic()),
+        timeout=care.remaining(),
         stop_grace=care.stop_grace,
         cancel=care.cancel,
         on_output=lambda stream, record: care.log.output(care.job.engine, record),
@@ -169,7 +169,7 @@ async def _prune_versions(care: Aftercare, keep: Keep, backup_dir: str, outcome:
     from backupplan.snapshots.versions import list_versions, plan_versions_prune, prune_versions, root_of
 
     root = root_of(backup_dir)
-    timeout = max(0.1, care.deadline - time.monotonic())
+    timeout = care.remaining()
     env = care.job.env
 
     def removed(done: VersionsPrune) -> None:

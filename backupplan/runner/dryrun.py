@@ -51,15 +51,16 @@ async def dry_run(job_id: str, job: Job, base_dir: Path) -> DryRun:
 
     engine = get_engine(job.engine)
     spec = compared = transfer_spec(job, base_dir)
+    failed = None
     if job.snapshots is not None and job.engine == "rsync":
         try:
             spec, compared = await _snapshot_specs(spec)
         except BackupplanError as error:
-            return DryRun(
-                job_id, mask(" ".join(_quote(part) for part in engine.argv(spec))), errors=[str(error)]
-            )
-    argv = mask(" ".join(_quote(part) for part in engine.argv(spec)))
-    result = DryRun(job_id, argv)
+            failed = str(error)
+    result = DryRun(job_id, mask(" ".join(_quote(part) for part in engine.argv(spec))))
+    if failed is not None:
+        result.errors.append(failed)
+        return result
     parser = engine.verify_parser()
     try:
         await run_process(
