@@ -15,9 +15,9 @@ from __future__ import annotations
 import argparse
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from runner import prepare_tree
@@ -52,9 +52,9 @@ def handle(records: list[bytes], folder: Path) -> None:
     listing.close()
 
 
-def timed(action: object, *arguments: object) -> float:
+def timed(action: Callable[..., object], *arguments: object) -> float:
     started = time.perf_counter()
-    action(*arguments)  # type: ignore[operator]
+    action(*arguments)
     return time.perf_counter() - started
 
 
@@ -84,5 +84,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     main()
