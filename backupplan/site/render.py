@@ -114,8 +114,8 @@ class Renderer:
             },
         }
         self._rewritten_at_any_run = self._page_expected_by(job_views.values())
-        self._view_keys: dict[str, bytes | None] | None = None
-        self._history_keys: dict[str, tuple[object, ...]] | None = None
+        self._view_keys: dict[str, bytes | None] = {}
+        self._history_keys: dict[str, tuple[object, ...]] = {}
 
     def _render(
         self, template: str, root: str, page: str, status_data: JsonDict | None = None, **context: Any
@@ -159,21 +159,16 @@ class Renderer:
         return self.kept(view, "island", self.view_key(view), lambda: _island_entry(view))
 
     def view_key(self, view: views.JobView) -> bytes | None:
-        """The job's reuse.view_key (made for every job at once, the first time one is asked for)."""
-        if self._view_keys is None:
-            self._view_keys = {job_id: reuse.view_key(each) for job_id, each in self.views.items()}
-        return self._view_keys[view.id] if view.id in self._view_keys else reuse.view_key(view)
+        """The job's reuse.view_key (made once per build: its row and its data island ask for it)."""
+        if view.id not in self._view_keys:
+            self._view_keys[view.id] = reuse.view_key(view)
+        return self._view_keys[view.id]
 
     def history_key(self, view: views.JobView) -> tuple[object, ...]:
-        """The job's history.history_key (made for every job at once, as view_key)."""
-        if self._history_keys is None:
-            self._history_keys = {
-                job_id: history.history_key(each.input.history if each.input else [])
-                for job_id, each in self.views.items()
-            }
-        if view.id in self._history_keys:
-            return self._history_keys[view.id]
-        return history.history_key(view.input.history if view.input else [])
+        """The job's history.history_key (made once per build, as view_key)."""
+        if view.id not in self._history_keys:
+            self._history_keys[view.id] = history.history_key(view.input.history if view.input else [])
+        return self._history_keys[view.id]
 
     def kept(
         self, view: views.JobView, kind: str, key: Hashable | None, draw: Callable[[], Fragment]
